@@ -1,0 +1,70 @@
+//! The core's error type. Variants are what a caller can act on; messages carry no personal
+//! data (no names, ID numbers, phone numbers or diary text), because they end up in logs and
+//! on screens that others see. The FFI layer converts these into its public error in one place.
+
+use crate::codes::CodeError;
+use crate::journal::{BodyError, JournalBreak};
+use crate::plate::PlateError;
+use crate::validate::Invalid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the store is closed")]
+    Closed,
+    #[error(
+        "the store was written by a newer version of the app (schema {found}, this app reads up to \
+         {supported}); update the app — nothing has been changed or deleted"
+    )]
+    DatabaseTooNew { found: u32, supported: u32 },
+    #[error(
+        "the store file is not a readable database ({0}); it has been left untouched for recovery"
+    )]
+    NotADatabase(String),
+    #[error("the device's storage is full; nothing was written — free some space and try again")]
+    StorageFull,
+    #[error("invalid input: {0}")]
+    Invalid(#[from] Invalid),
+    #[error("{0}")]
+    Plate(#[from] PlateError),
+    #[error("{0}")]
+    Code(#[from] CodeError),
+    #[error("this code belongs to a person, not a household")]
+    NotAHouseholdCode,
+    #[error("no household with this code is known on this device")]
+    UnknownHousehold,
+    #[error("this household is not among the households assigned to you")]
+    NotAssigned,
+    #[error("this device is not enrolled yet")]
+    NotEnrolled,
+    #[error("no visit with this id is on this device")]
+    UnknownVisit,
+    #[error("only the cadre who recorded a visit can amend it")]
+    NotYourVisit,
+    #[error("no member with this id is on this device")]
+    UnknownMember,
+    #[error("the field '{field}' cannot be changed from a phone")]
+    FieldNotEditable { field: String },
+    #[error("{0}")]
+    JournalBroken(#[from] JournalBreak),
+    #[error("{0}")]
+    Body(#[from] BodyError),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
+    #[error("encoding error: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match err.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => Error::StorageFull,
+            Some(ErrorCode::NotADatabase) => Error::NotADatabase(err.to_string()),
+            _ => Error::Sqlite(err),
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! fieldvisit-core: the part of fieldvisit that runs on every phone (and in the command-line
+//! device and the server's checks). Plain Rust over SQLite: no async runtime, no HTTP, no FFI,
+//! so it builds for Android and iOS as it is.
+//!
+//! - [`domain`]: households, members, cadres, assignments, visits; code lists as data.
+//! - [`store`]: the device's SQLite store, the facade an app holds.
+//! - [`journal`]: signed, hash-chained operations — the truth that sync moves.
+//! - [`plate`] and [`codes`]: signed door-plate QR payloads and typed codes with a check character.
+//! - [`validate`]: field rules with typed, value-free errors.
+//! - [`clock`]: wall time and the hybrid logical clock.
+
+pub mod clock;
+pub mod codes;
+pub mod domain;
+pub mod error;
+pub mod ids;
+pub mod journal;
+pub mod plate;
+pub mod store;
+#[cfg(feature = "synth")]
+pub mod synth;
+pub mod validate;
+
+pub use error::{Error, Result};
+pub use store::Store;

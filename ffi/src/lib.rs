@@ -1,0 +1,1 @@
+//! Phone bindings over fieldvisit-core (in progress: see issue 4).

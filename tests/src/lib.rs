@@ -1,0 +1,1 @@
+//! Shared helpers for fieldvisit end-to-end tests, simulation and benchmarks.
