@@ -35,7 +35,9 @@ pub struct Operation {
     /// The device's wall clock when the operation was made: evidence, not ordering.
     pub wall: WallTime,
     pub kind: String,
-    /// The change, as JSON text (see [`OpBody`]).
+    /// The change, as JSON text (see [`OpBody`]). On the wire it is embedded as JSON, byte
+    /// for byte as hashed.
+    #[serde(with = "raw_json")]
     pub payload: String,
     #[serde(with = "b64")]
     pub prev_hash: [u8; 32],
@@ -311,8 +313,25 @@ impl OpBody {
     }
 }
 
+/// JSON text embedded verbatim in the enclosing JSON document (not as an escaped string), and
+/// read back as exactly the bytes that were sent, so a digest over the text still verifies.
+pub mod raw_json {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::value::RawValue;
+
+    pub fn serialize<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+        let raw = RawValue::from_string(text.to_string()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        Ok(raw.get().to_string())
+    }
+}
+
 /// Fixed-size byte arrays as standard base64 text in JSON.
-pub(crate) mod b64 {
+pub mod b64 {
     use data_encoding::BASE64;
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -450,6 +469,11 @@ mod tests {
         let text = serde_json::to_string(&ops).unwrap();
         let back: Vec<Operation> = serde_json::from_str(&text).unwrap();
         assert_eq!(back, ops);
+        assert!(text.contains(r#""payload":{"household":"h1""#), "payload is embedded JSON");
+        // Whitespace inside a payload is kept byte for byte, so its digest still verifies.
+        let spaced = text.replacen(r#"{"household":"h1""#, r#"{ "household" : "h1""#, 1);
+        let back: Vec<Operation> = serde_json::from_str(&spaced).unwrap();
+        assert!(back[0].payload.starts_with(r#"{ "household" : "h1""#));
         assert!(serde_json::from_str::<ChainPoint>(r#"{"seq":1,"hash":"AAAA"}"#).is_err());
     }
 

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod journal;
 pub mod plate;
 pub mod store;
+pub mod sync;
 #[cfg(feature = "synth")]
 pub mod synth;
 pub mod validate;

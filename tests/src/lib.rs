@@ -1,1 +1,4 @@
-//! Shared helpers for fieldvisit end-to-end tests, simulation and benchmarks.
+//! Shared pieces of fieldvisit's end-to-end tests, simulation and benchmarks: measuring
+//! latencies and summarising them the way docs/benchmarks.md reports them.
+
+pub mod stats;

@@ -1,0 +1,276 @@
+//! The sync protocol's messages, shared by the device and the server (docs/protocol.md is the
+//! prose description). JSON on the wire, compressed with gzip or zstd both ways.
+//!
+//! One call does a whole sync: `POST /v1/sync` pushes the device's operations after the last
+//! one the server acknowledged and pulls a page of the device's feed after its cursor. Every
+//! request can be sent twice, cut off, or arrive late: pushing is idempotent by (device,
+//! sequence number) and operation id, and the cursor only moves when the device has applied a
+//! page.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Hlc, ServerTime, WallTime};
+use crate::domain::{
+    Area, Assignment, Cadre, CodeEntry, Household, Measure, Member, VillagePost,
+};
+use crate::ids::{CadreId, DeviceId, HouseholdId, OpId};
+use crate::journal::{BreakKind, Operation, b64};
+use crate::plate::AuthorityKey;
+
+/// The protocol version this build speaks; sent in every request and response.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The largest request body the server accepts (compressed or not).
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// The default pull page budget, in bytes of uncompressed JSON.
+pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
+
+/// `POST /v1/enroll`: a phone presents a one-time enrollment code and its public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub protocol: u32,
+    pub code: String,
+    pub device: DeviceId,
+    #[serde(with = "b64")]
+    pub public_key: [u8; 32],
+    pub app_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub protocol: u32,
+    pub device: DeviceId,
+    pub cadre: CadreId,
+    /// Bearer token for every later call. The server keeps only its hash.
+    pub token: String,
+    pub authority_keys: Vec<AuthorityKey>,
+    pub server_time: ServerTime,
+}
+
+/// `POST /v1/sync`, with `Authorization: Bearer <token>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    pub protocol: u32,
+    pub device: DeviceId,
+    pub app_version: String,
+    /// The device's wall clock when the request was made; the server reports the skew.
+    pub device_time: WallTime,
+    /// This device's operations after the last one the server acknowledged, in sequence order
+    /// and without gaps. Empty when there is nothing to push.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub push: Vec<PushedOp>,
+    /// The last feed position this device has applied; 0 on a first sync.
+    #[serde(default)]
+    pub cursor: u64,
+    /// How many bytes of changes the device wants in this response at most.
+    pub page_bytes: u32,
+    /// Operations still waiting on the device after this batch (shown to admins).
+    #[serde(default)]
+    pub pending: u32,
+}
+
+/// An operation as pushed: the device and previous digest are implied by the request and the
+/// chain, so they are not sent again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedOp {
+    pub id: OpId,
+    pub seq: u64,
+    pub hlc: Hlc,
+    pub wall: WallTime,
+    pub kind: String,
+    #[serde(with = "crate::journal::raw_json")]
+    pub payload: String,
+    #[serde(with = "b64", rename = "sig")]
+    pub signature: [u8; 64],
+}
+
+impl PushedOp {
+    pub fn from_operation(op: &Operation) -> PushedOp {
+        PushedOp {
+            id: op.id,
+            seq: op.seq,
+            hlc: op.hlc,
+            wall: op.wall,
+            kind: op.kind.clone(),
+            payload: op.payload.clone(),
+            signature: op.signature,
+        }
+    }
+
+    /// The full operation, given its device and the digest of the operation before it.
+    pub fn into_operation(self, device: DeviceId, prev_hash: [u8; 32]) -> Operation {
+        Operation {
+            id: self.id,
+            device,
+            seq: self.seq,
+            hlc: self.hlc,
+            wall: self.wall,
+            kind: self.kind,
+            payload: self.payload,
+            prev_hash,
+            signature: self.signature,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    pub protocol: u32,
+    pub server_time: ServerTime,
+    pub ack: PushAck,
+    /// Feed entries after the request's cursor, in feed order, within the page budget (at
+    /// least one entry when any is waiting, however large).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// The feed position after the last change in this page; the device stores it once it has
+    /// applied the page, and sends it next time.
+    pub cursor: u64,
+    /// More changes are waiting: sync again straight away.
+    #[serde(default)]
+    pub more: bool,
+    /// The device clock's offset from the server's, in milliseconds (positive: device ahead).
+    pub clock_skew_ms: i64,
+}
+
+/// What became of the pushed operations.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PushAck {
+    /// Every operation of this device up to and including this sequence number is durably
+    /// stored on the server — accepted or rejected. The device pushes from here next time.
+    pub acked_seq: u64,
+    /// Operations up to `acked_seq` that the server refused, with reasons; only those in the
+    /// pushed range are listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<Rejection>,
+    /// Why the push stopped short of the last pushed operation, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<PushProblem>,
+}
+
+/// An operation the server stored but refused to apply. It never blocks the operations after
+/// it; the device shows it with its reason and admins see it too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub seq: u64,
+    pub op: OpId,
+    pub code: RejectCode,
+    /// A plain-language reason, without personal data.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    /// The household was not assigned to this cadre when the visit was recorded.
+    NotAssigned,
+    /// The server does not know the household, member or visit the operation names.
+    UnknownEntity,
+    /// The cadre's role may not change this field.
+    Forbidden,
+    /// The content fails validation.
+    Invalid,
+    /// The server does not know this kind of operation.
+    UnknownKind,
+}
+
+/// Why a push was cut short. Operations before the problem are stored as usual.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PushProblem {
+    /// The batch did not start where the server's record of this device ends: send again from
+    /// `expected_seq`.
+    Gap { expected_seq: u64 },
+    /// An operation failed verification (signature or chain); nothing from it on was stored.
+    Broken { seq: u64, problem: BreakKind },
+    /// The device sent a different operation under a sequence number already stored: its
+    /// journal no longer matches what it pushed before (restored from an old backup, say).
+    Diverged { seq: u64 },
+}
+
+/// One entry of a device's feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// The entry's position in this device's feed.
+    pub pos: u64,
+    #[serde(flatten)]
+    pub body: ChangeBody,
+}
+
+/// The clock of the last write to a field, for per-field last-writer-wins merging.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldClock {
+    pub hlc: Hlc,
+    pub device: DeviceId,
+}
+
+pub type FieldClocks = BTreeMap<String, FieldClock>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChangeBody {
+    /// A household now in scope or changed, in full: the household with its field clocks, its
+    /// members, its measures and its recent visits (other devices' operations).
+    Household {
+        household: Household,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        clocks: FieldClocks,
+        members: Vec<MemberState>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        measures: Vec<Measure>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        visits: Vec<Operation>,
+    },
+    /// Another device's visit or amendment for a household in scope.
+    Visit { op: Operation },
+    /// The household left this device's scope: remove it (after pushing any pending operations
+    /// that concern it).
+    Purge { household: HouseholdId },
+    /// A registry record the device needs (its cadre, areas, assignments, posts, codes, keys).
+    Cadre { cadre: Cadre },
+    Area { area: Area },
+    Assignment { assignment: Assignment },
+    VillagePost { post: VillagePost },
+    Code { code: CodeEntry },
+    AuthorityKey { key: AuthorityKey },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberState {
+    #[serde(flatten)]
+    pub member: Member,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub clocks: FieldClocks,
+}
+
+/// The body of every error response (4xx and 5xx).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_protocols: Option<Vec<u32>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the body is not valid JSON for this call; `message` names the problem.
+    BadRequest,
+    /// 400: the request's protocol version is not spoken here.
+    UnsupportedProtocol,
+    /// 401: no token, or a token the server does not know.
+    Unauthorized,
+    /// 401: this device was revoked; its local data stays on the phone.
+    Revoked,
+    /// 403: the enrollment code is unknown, used or expired.
+    EnrollmentRefused,
+    /// 403: the token belongs to another device than the request names.
+    WrongDevice,
+    /// 413: the body is larger than the server accepts.
+    TooLarge,
+    /// 503: the server is overloaded or shutting down; retry with backoff.
+    Unavailable,
+    /// 500: a fault on the server; retry with backoff.
+    Internal,
+}
