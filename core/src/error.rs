@@ -48,6 +48,21 @@ pub enum Error {
     JournalBroken(#[from] JournalBreak),
     #[error("{0}")]
     Body(#[from] BodyError),
+    #[error("the sync server cannot be reached ({0}); everything is kept and will be sent later")]
+    Offline(String),
+    #[error("the sync server does not accept this device's credentials; enroll the device again")]
+    Unauthorized,
+    #[error(
+        "this device was revoked by the county ({reason}); its data stays on the phone — ask a \
+         sync admin to enroll it again"
+    )]
+    Revoked { reason: String },
+    #[error("the enrollment code was refused: it is unknown, already used or expired")]
+    EnrollmentRefused,
+    #[error("the sync server answered with an error ({status}: {message}); try again later")]
+    Server { status: u16, message: String },
+    #[error("the sync server's answer cannot be used ({0}); nothing from it was applied")]
+    Protocol(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

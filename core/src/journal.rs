@@ -469,7 +469,10 @@ mod tests {
         let text = serde_json::to_string(&ops).unwrap();
         let back: Vec<Operation> = serde_json::from_str(&text).unwrap();
         assert_eq!(back, ops);
-        assert!(text.contains(r#""payload":{"household":"h1""#), "payload is embedded JSON");
+        assert!(
+            text.contains(r#""payload":{"household":"h1""#),
+            "payload is embedded JSON"
+        );
         // Whitespace inside a payload is kept byte for byte, so its digest still verifies.
         let spaced = text.replacen(r#"{"household":"h1""#, r#"{ "household" : "h1""#, 1);
         let back: Vec<Operation> = serde_json::from_str(&spaced).unwrap();

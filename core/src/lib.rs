@@ -16,6 +16,8 @@ pub mod error;
 pub mod ids;
 pub mod journal;
 pub mod plate;
+pub mod rows;
+pub mod sqlite;
 pub mod store;
 pub mod sync;
 #[cfg(feature = "synth")]

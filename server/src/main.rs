@@ -1,1 +1,273 @@
-fn main() {}
+//! `fieldvisit-server`: the sync server and the county's tools.
+//!
+//! `serve` runs the server; `demo` runs the whole system on a synthetic region; `enroll`,
+//! `revoke`, `devices` and `seed` are the admin's commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use fieldvisit_core::clock::{Clock, ServerTime, SystemClock};
+use fieldvisit_core::ids::{CadreId, DeviceId};
+use fieldvisit_core::synth::{Region, RegionSpec};
+use fieldvisit_server::demo::{self, DemoOptions};
+use fieldvisit_server::http::AppState;
+use fieldvisit_server::storage::Storage;
+use fieldvisit_server::storage::sqlite::SqliteStorage;
+use fieldvisit_server::{Error, Result, admin, enroll};
+
+#[derive(Parser)]
+#[command(
+    name = "fieldvisit-server",
+    version,
+    about = "The fieldvisit sync server and county tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the sync API.
+    Serve {
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Seed a synthetic region, serve it, run a fleet of phones, and print a summary.
+    Demo {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Phones in the fleet.
+        #[arg(long, default_value_t = 200)]
+        devices: usize,
+        /// A small region (3 villages, 40 households) instead of the whole city.
+        #[arg(long)]
+        small: bool,
+        /// Keep the database here instead of in a temporary folder.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// End after the summary instead of serving on.
+        #[arg(long)]
+        exit: bool,
+        /// Print the summary as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load a synthetic region into a database.
+    Seed {
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        small: bool,
+    },
+    /// Make a one-time enrollment code for a cadre's phone.
+    Enroll {
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: PathBuf,
+        #[arg(long)]
+        cadre: String,
+        /// Hours until the code expires.
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: i64,
+        /// Also write the code as a QR image (SVG) here.
+        #[arg(long)]
+        qr: Option<PathBuf>,
+    },
+    /// Revoke a phone: its next sync gets 401; its local data stays on the phone.
+    Revoke {
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: PathBuf,
+        device: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List enrolled phones with their sync health.
+    Devices {
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn now() -> ServerTime {
+    ServerTime(SystemClock.now().0)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Serve { db, listen } => {
+            init_logging("info");
+            let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&db)?);
+            let rt = runtime()?;
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind(listen).await?;
+                eprintln!(
+                    "fieldvisit-server on http://{} ({})",
+                    listener.local_addr()?,
+                    storage.describe()
+                );
+                let state = AppState {
+                    storage,
+                    clock: Arc::new(SystemClock),
+                };
+                fieldvisit_server::http::serve(listener, state, shutdown_signal()).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo {
+            seed,
+            devices,
+            small,
+            db,
+            listen,
+            concurrency,
+            exit,
+            json,
+        } => {
+            init_logging("warn");
+            let rt = runtime()?;
+            let opts = DemoOptions {
+                seed,
+                devices,
+                small,
+                db,
+                listen,
+                concurrency,
+            };
+            let demo = demo::run(&opts, &rt)?;
+            if json {
+                println!("{}", serde_json::to_string(&demo.summary)?);
+            } else {
+                demo::print_summary(&demo.summary);
+            }
+            let ok = demo.summary.errors == 0 && demo.summary.synced == demo.summary.recorded;
+            if !exit {
+                // Serve on, so that a newcomer can point a device at this server.
+                let cadre = demo.region.cadres.first().map(|c| c.id.clone());
+                if let Some(cadre) = cadre {
+                    let code =
+                        enroll::create_code(demo.storage.as_ref(), &cadre, now(), 86_400_000)?;
+                    println!();
+                    println!("serving on http://{} — press Ctrl-C to stop", demo.address);
+                    println!("enroll a device for cadre {cadre} with code {}", code.code);
+                }
+                rt.block_on(shutdown_signal());
+            }
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Seed { db, seed, small } => {
+            let storage = SqliteStorage::open(&db)?;
+            let spec = if small {
+                RegionSpec::small(seed)
+            } else {
+                RegionSpec::hulunbuir(seed)
+            };
+            let region = Region::generate(spec);
+            let n = admin::load_region(&storage, &region)?;
+            println!("loaded {n} registry records into {}", db.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Enroll {
+            db,
+            cadre,
+            ttl_hours,
+            qr,
+        } => {
+            let storage = SqliteStorage::open(&db)?;
+            let cadre = CadreId::new(cadre)?;
+            let code =
+                enroll::create_code(&storage, &cadre, now(), ttl_hours.saturating_mul(3_600_000))?;
+            println!("{}", code.code);
+            if let Some(path) = qr {
+                std::fs::write(&path, code.qr_svg()?)?;
+                eprintln!("QR code written to {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Revoke { db, device, reason } => {
+            let storage = SqliteStorage::open(&db)?;
+            let device = DeviceId::parse(&device)
+                .map_err(|e| Error::Refused(format!("not a device id: {e}")))?;
+            admin::revoke(&storage, &device, &reason, now())?;
+            println!("revoked {device}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Devices { db, json } => {
+            let storage = SqliteStorage::open(&db)?;
+            let devices = storage.read()?.devices()?;
+            if json {
+                println!("{}", serde_json::to_string(&devices)?);
+            } else {
+                println!(
+                    "{:<38} {:<12} {:>6} {:>8} {:>10}  last sync",
+                    "device", "cadre", "seq", "pending", "skew ms"
+                );
+                for d in devices {
+                    let state = if d.revoked.is_some() {
+                        " (revoked)"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "{:<38} {:<12} {:>6} {:>8} {:>10}  {}{state}",
+                        d.id.to_string(),
+                        d.cadre.as_str(),
+                        d.head.seq,
+                        d.pending_reported,
+                        d.clock_skew_ms,
+                        d.last_sync_at
+                            .map(|t| t.0.to_string())
+                            .unwrap_or_else(|| "never".into()),
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

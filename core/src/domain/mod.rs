@@ -4,6 +4,7 @@
 //! network code.
 
 pub mod codelist;
+pub mod fields;
 pub mod visit;
 
 use std::collections::HashSet;

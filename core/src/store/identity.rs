@@ -88,22 +88,7 @@ impl Store {
     /// Records the enrollment the server granted. Re-enrolling replaces the cadre, the token
     /// and the authority keys; the journal is kept.
     pub fn enroll(&self, enrollment: &Enrollment) -> Result<()> {
-        self.write(|tx| {
-            meta_set(tx, "cadre_id", enrollment.cadre.as_str().to_string())?;
-            match &enrollment.server_url {
-                Some(url) => meta_set(tx, "server_url", url.clone())?,
-                None => meta_delete(tx, "server_url")?,
-            }
-            match &enrollment.token {
-                Some(token) => meta_set(tx, "token", token.clone())?,
-                None => meta_delete(tx, "token")?,
-            }
-            tx.execute("DELETE FROM authority_key", [])?;
-            for key in &enrollment.authority_keys {
-                super::registry::put_authority_key(tx, key)?;
-            }
-            Ok(())
-        })
+        self.write(|tx| write_enrollment(tx, enrollment))
     }
 
     pub fn identity(&self) -> Result<Identity> {
@@ -129,6 +114,24 @@ impl Store {
     }
 }
 
+/// Writes an enrollment inside the caller's transaction.
+pub(super) fn write_enrollment(conn: &Connection, enrollment: &Enrollment) -> Result<()> {
+    meta_set(conn, "cadre_id", enrollment.cadre.as_str().to_string())?;
+    match &enrollment.server_url {
+        Some(url) => meta_set(conn, "server_url", url.clone())?,
+        None => meta_delete(conn, "server_url")?,
+    }
+    match &enrollment.token {
+        Some(token) => meta_set(conn, "token", token.clone())?,
+        None => meta_delete(conn, "token")?,
+    }
+    conn.execute("DELETE FROM authority_key", [])?;
+    for key in &enrollment.authority_keys {
+        super::registry::put_authority_key(conn, key)?;
+    }
+    Ok(())
+}
+
 pub(super) fn meta_get<T: rusqlite::types::FromSql>(
     conn: &Connection,
     key: &str,
@@ -151,7 +154,7 @@ pub(super) fn meta_set<T: rusqlite::types::ToSql>(
     Ok(())
 }
 
-fn meta_delete(conn: &Connection, key: &str) -> Result<()> {
+pub(super) fn meta_delete(conn: &Connection, key: &str) -> Result<()> {
     conn.execute("DELETE FROM meta WHERE key = ?1", [key])?;
     Ok(())
 }

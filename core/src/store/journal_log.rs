@@ -87,7 +87,7 @@ pub(super) fn append(store: &Store, tx: &Transaction<'_>, body: &OpBody) -> Resu
 
 /// The recorded end of the chain (kept beside the journal so that removing the newest
 /// operations is detected, not mistaken for a shorter history).
-fn head(conn: &Connection) -> Result<ChainPoint> {
+pub(super) fn head(conn: &Connection) -> Result<ChainPoint> {
     let seq: Option<i64> = meta_get(conn, "head_seq")?;
     let hash: Option<Vec<u8>> = meta_get(conn, "head_hash")?;
     match (seq, hash) {
@@ -102,11 +102,11 @@ fn head(conn: &Connection) -> Result<ChainPoint> {
     }
 }
 
-fn seq_to_sql(seq: u64) -> i64 {
+pub(super) fn seq_to_sql(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-fn seq_from_sql(seq: i64) -> Result<u64> {
+pub(super) fn seq_from_sql(seq: i64) -> Result<u64> {
     u64::try_from(seq).map_err(|_| Error::Corrupt(format!("negative sequence number {seq}")))
 }
 
@@ -117,7 +117,7 @@ fn blob<const N: usize>(bytes: Vec<u8>, what: &str) -> Result<[u8; N]> {
 }
 
 /// Reads stored operations with their stored digests.
-fn read_ops(
+pub(super) fn read_ops(
     conn: &Connection,
     device: DeviceId,
     after_seq: u64,

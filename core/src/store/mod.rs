@@ -10,6 +10,8 @@ mod identity;
 mod journal_log;
 mod registry;
 pub mod schema;
+mod sync_apply;
+mod sync_state;
 mod visits;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +27,7 @@ use crate::ids::DeviceId;
 pub use identity::{Enrollment, Identity};
 pub use journal_log::{OpState, OperationStatus};
 pub use registry::{HouseholdDetail, HouseholdSummary, Scanned};
+pub use sync_state::{ApplyOutcome, SyncFailure, SyncStatus};
 pub use visits::VisitView;
 
 /// An open device store. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -35,6 +38,9 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     device: identity::DeviceKey,
     codes: RwLock<CodeCache>,
+    /// Held for the whole of a sync, so that two syncs of one store (a tap on "sync now"
+    /// while the background job runs) take turns instead of applying the same pages twice.
+    sync_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -65,9 +71,9 @@ impl Store {
     /// Opens (or creates) the store at `path`, reading time from `clock`.
     pub fn open_with_clock(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
-        let mut writer = schema::open_writer(&path)?;
+        let mut writer = crate::sqlite::open_writer(&path, &schema::DEVICE)?;
         let device = identity::DeviceKey::load_or_create(&mut writer, clock.now())?;
-        let reader = schema::open_reader(&path)?;
+        let reader = crate::sqlite::open_reader(&path, &schema::DEVICE)?;
         let store = Store {
             path,
             writer: Mutex::new(Some(writer)),
@@ -75,6 +81,7 @@ impl Store {
             clock,
             device,
             codes: RwLock::new(CodeCache::default()),
+            sync_lock: Mutex::new(()),
         };
         store.reload_codes()?;
         Ok(store)
@@ -105,6 +112,11 @@ impl Store {
             let mut guard = lock(slot);
             guard.take();
         }
+    }
+
+    /// Taken by the sync engine for the whole of one sync.
+    pub(crate) fn sync_guard(&self) -> MutexGuard<'_, ()> {
+        lock(&self.sync_lock)
     }
 
     /// Runs `f` in one IMMEDIATE transaction on the writer connection.

@@ -17,7 +17,7 @@ use crate::domain::visit::{
     REASON_RULE, VisitAmendment, VisitChanges, VisitContent, VisitRecord,
 };
 use crate::error::{Error, Result};
-use crate::ids::{CadreId, DeviceId, HouseholdId, VisitId};
+use crate::ids::{CadreId, DeviceId, HouseholdId, OpId, VisitId};
 use crate::journal::OpBody;
 use crate::validate;
 
@@ -127,18 +127,7 @@ impl Store {
                 Some(_) => {}
             }
             let op = append(self, tx, &OpBody::VisitAmended(amendment.clone()))?;
-            tx.execute(
-                "INSERT INTO visit_amendment (op_id, visit, hlc, device, reason, changes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    op.id.as_bytes().as_slice(),
-                    amendment.visit.to_string(),
-                    op.hlc.as_i64(),
-                    self.device.id.to_string(),
-                    amendment.reason,
-                    to_json(&amendment.changes)?,
-                ],
-            )?;
+            insert_amendment(tx, op.id, &amendment, op.hlc, self.device.id)?;
             refresh_content(tx, amendment.visit)
         })
     }
@@ -243,9 +232,33 @@ pub(super) fn insert_visit(
     Ok(())
 }
 
+/// Writes an amendment row (this device's own, or history the server sent); the caller
+/// refreshes the visit's content.
+pub(super) fn insert_amendment(
+    conn: &Connection,
+    op: OpId,
+    amendment: &VisitAmendment,
+    hlc: Hlc,
+    device: DeviceId,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO visit_amendment (op_id, visit, hlc, device, reason, changes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            op.as_bytes().as_slice(),
+            amendment.visit.to_string(),
+            hlc.as_i64(),
+            device.to_string(),
+            amendment.reason,
+            to_json(&amendment.changes)?,
+        ],
+    )?;
+    Ok(())
+}
+
 /// Recomputes a visit's shown content from its original and all its amendments, ordered by
 /// clock then device, so every store that holds the same amendments shows the same visit.
-fn refresh_content(conn: &Connection, visit: VisitId) -> Result<()> {
+pub(super) fn refresh_content(conn: &Connection, visit: VisitId) -> Result<()> {
     let original: String = conn.query_row(
         "SELECT original FROM visit WHERE id = ?1",
         [visit.to_string()],

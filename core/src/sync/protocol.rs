@@ -12,9 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{Hlc, ServerTime, WallTime};
-use crate::domain::{
-    Area, Assignment, Cadre, CodeEntry, Household, Measure, Member, VillagePost,
-};
+use crate::domain::{Area, Assignment, Cadre, CodeEntry, Household, Measure, Member, VillagePost};
 use crate::ids::{CadreId, DeviceId, HouseholdId, OpId};
 use crate::journal::{BreakKind, Operation, b64};
 use crate::plate::AuthorityKey;
@@ -193,7 +191,6 @@ pub enum PushProblem {
 pub struct Change {
     /// The entry's position in this device's feed.
     pub pos: u64,
-    #[serde(flatten)]
     pub body: ChangeBody,
 }
 
@@ -206,8 +203,13 @@ pub struct FieldClock {
 
 pub type FieldClocks = BTreeMap<String, FieldClock>;
 
+// A page holds a few hundred entries at most and each is applied once, so the size of the
+// household variant costs nothing worth boxing it for (which every match would then pay).
+#[allow(clippy::large_enum_variant)]
+/// Externally tagged (`{"visit": {...}}`): operations inside carry their payload as raw JSON,
+/// which an internally tagged or flattened enum could not pass through byte for byte.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ChangeBody {
     /// A household now in scope or changed, in full: the household with its field clocks, its
     /// members, its measures and its recent visits (other devices' operations).
@@ -222,17 +224,33 @@ pub enum ChangeBody {
         visits: Vec<Operation>,
     },
     /// Another device's visit or amendment for a household in scope.
-    Visit { op: Operation },
+    Visit {
+        op: Operation,
+    },
     /// The household left this device's scope: remove it (after pushing any pending operations
     /// that concern it).
-    Purge { household: HouseholdId },
+    Purge {
+        household: HouseholdId,
+    },
     /// A registry record the device needs (its cadre, areas, assignments, posts, codes, keys).
-    Cadre { cadre: Cadre },
-    Area { area: Area },
-    Assignment { assignment: Assignment },
-    VillagePost { post: VillagePost },
-    Code { code: CodeEntry },
-    AuthorityKey { key: AuthorityKey },
+    Cadre {
+        cadre: Cadre,
+    },
+    Area {
+        area: Area,
+    },
+    Assignment {
+        assignment: Assignment,
+    },
+    VillagePost {
+        post: VillagePost,
+    },
+    Code {
+        code: CodeEntry,
+    },
+    AuthorityKey {
+        key: AuthorityKey,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

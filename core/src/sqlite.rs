@@ -1,0 +1,97 @@
+//! The one way fieldvisit opens a SQLite database and brings its schema up to date, used by the
+//! device store and by the server's embedded backend alike.
+//!
+//! The schema version lives in `PRAGMA user_version`. Opening brings it to the schema's
+//! version inside one IMMEDIATE transaction: a new file gets the schema's `create`; an older
+//! one runs `upgrade_from` step by step. A file written by newer code is refused and left
+//! exactly as it is. Nothing here ever deletes a database: a phone's journal may hold visits
+//! that exist nowhere else, and a server's is the county's record.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// A database's schema: its current version, how to create it, and how to upgrade it one
+/// version at a time.
+#[derive(Debug, Clone, Copy)]
+pub struct Schema {
+    /// What the database is, for error messages.
+    pub name: &'static str,
+    pub version: u32,
+    /// Creates the current schema (and seeds it) in a new database.
+    pub create: fn(&Transaction<'_>) -> Result<()>,
+    /// Upgrades from `from` to `from + 1`.
+    pub upgrade_from: fn(&Transaction<'_>, u32) -> Result<()>,
+}
+
+/// Connection settings every connection gets, writer or reader.
+///
+/// `synchronous = FULL`: a commit is on disk when it returns, because an acknowledged visit
+/// must survive a power cut. `temp_store = 2` keeps temporary tables in memory (Android's temp
+/// directory is not always writable).
+pub fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = 2;
+         PRAGMA journal_size_limit = 4194304;
+         PRAGMA synchronous = FULL;",
+    )?;
+    Ok(())
+}
+
+fn user_version(conn: &Connection) -> Result<u32> {
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok(u32::try_from(v).unwrap_or(u32::MAX))
+}
+
+/// Opens the writer connection, creating or upgrading the schema.
+pub fn open_writer(path: &Path, schema: &Schema) -> Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    configure(&conn)?;
+    // Reading the version before switching to WAL surfaces "not a database" right away.
+    let found = user_version(&conn)?;
+    if found > schema.version {
+        return Err(Error::DatabaseTooNew {
+            found,
+            supported: schema.version,
+        });
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    if found < schema.version {
+        let tx = Transaction::new(&mut conn, TransactionBehavior::Immediate)?;
+        // Re-read inside the lock: another process may have upgraded meanwhile.
+        let found = user_version(&tx)?;
+        if found == 0 {
+            (schema.create)(&tx)?;
+        } else {
+            for from in found..schema.version {
+                (schema.upgrade_from)(&tx, from)?;
+            }
+        }
+        tx.pragma_update(None, "user_version", schema.version)?;
+        tx.commit()?;
+    }
+    Ok(conn)
+}
+
+/// Opens a read-only connection on a database the writer has already brought up to date.
+pub fn open_reader(path: &Path, schema: &Schema) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    configure(&conn)?;
+    let found = user_version(&conn)?;
+    if found != schema.version {
+        return Err(Error::Corrupt(format!(
+            "{} reader found schema {found}, expected {}",
+            schema.name, schema.version
+        )));
+    }
+    Ok(conn)
+}

@@ -1,0 +1,85 @@
+//! The one place where errors become HTTP responses: status code, JSON error body
+//! ([`ErrorBody`]) and what is logged. Internal faults are logged here and answered with a
+//! generic message; client errors are answered precisely and not logged as faults.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use fieldvisit_core::sync::protocol::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
+
+use crate::error::Error;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid: {0}")]
+    BadRequest(String),
+    #[error("protocol version {0} is not supported")]
+    UnsupportedProtocol(u32),
+    #[error("missing or unknown device token")]
+    Unauthorized,
+    #[error("this device was revoked: {0}")]
+    Revoked(String),
+    #[error("the token belongs to another device than the request names")]
+    WrongDevice,
+    #[error("{0}")]
+    EnrollmentRefused(String),
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the server is busy; retry later")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] Error),
+}
+
+impl From<fieldvisit_core::Error> for ApiError {
+    fn from(e: fieldvisit_core::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::UnsupportedProtocol(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized | ApiError::Revoked(_) => StatusCode::UNAUTHORIZED,
+            ApiError::WrongDevice | ApiError::EnrollmentRefused(_) => StatusCode::FORBIDDEN,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let (error, message) = match self {
+            ApiError::BadRequest(_) => (ErrorCode::BadRequest, self.to_string()),
+            ApiError::UnsupportedProtocol(_) => (ErrorCode::UnsupportedProtocol, self.to_string()),
+            ApiError::Unauthorized => (ErrorCode::Unauthorized, self.to_string()),
+            ApiError::Revoked(_) => (ErrorCode::Revoked, self.to_string()),
+            ApiError::WrongDevice => (ErrorCode::WrongDevice, self.to_string()),
+            ApiError::EnrollmentRefused(_) => (ErrorCode::EnrollmentRefused, self.to_string()),
+            ApiError::TooLarge(_) => (ErrorCode::TooLarge, self.to_string()),
+            ApiError::Unavailable => (ErrorCode::Unavailable, self.to_string()),
+            ApiError::Internal(_) => (
+                ErrorCode::Internal,
+                "an internal error occurred; retry later".to_string(),
+            ),
+        };
+        let supported_protocols =
+            matches!(self, ApiError::UnsupportedProtocol(_)).then(|| vec![PROTOCOL_VERSION]);
+        ErrorBody {
+            error,
+            message,
+            supported_protocols,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = %e, "request failed");
+        }
+        (self.status(), Json(self.body())).into_response()
+    }
+}

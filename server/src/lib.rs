@@ -1,0 +1,14 @@
+//! fieldvisit-server: the county's sync server and tools. Phones push their signed journals
+//! and pull what their cadre is responsible for (`sync`, `http`); admins load the registry,
+//! enroll and revoke phones and move households between cadres (`admin`, `enroll`); the
+//! storage is a trait with an embedded SQLite backend (`storage`).
+
+pub mod admin;
+pub mod demo;
+pub mod enroll;
+pub mod error;
+pub mod http;
+pub mod storage;
+pub mod sync;
+
+pub use error::{Error, Result};

@@ -1,0 +1,241 @@
+//! The server's storage, as a trait: the sync protocol, enrollment and the admin tools speak
+//! only to [`Storage`] and [`Tx`], so a backend (embedded SQLite by default, PostgreSQL at
+//! scale) is chosen at start-up without touching them.
+//!
+//! A [`Tx`] is one transaction. Everything a sync does to the database happens in one write
+//! transaction, so an acknowledgement is sent only after the pushed operations, their effects
+//! and the feed entries they cause are committed together.
+//!
+//! The conformance suite (tests/storage_conformance.rs) runs the same tests on every backend.
+
+pub mod sqlite;
+
+use serde::{Deserialize, Serialize};
+
+use chrono::NaiveDate;
+use fieldvisit_core::clock::{ServerTime, WallTime};
+use fieldvisit_core::domain::{
+    Area, Assignment, Cadre, CodeEntry, Household, Measure, Member, RegistryRecord, VillagePost,
+};
+use fieldvisit_core::ids::{
+    AssignmentId, CadreId, DeviceId, HouseholdId, MemberId, OpId, PostId, VisitId,
+};
+use fieldvisit_core::journal::{ChainPoint, Operation};
+use fieldvisit_core::plate::AuthorityKey;
+use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, RejectCode, Rejection};
+
+use crate::error::Result;
+
+/// A storage backend: hands out transactions.
+pub trait Storage: Send + Sync + 'static {
+    /// A write transaction. Writers are serialised by the backend.
+    fn write(&self) -> Result<Box<dyn Tx + '_>>;
+    /// A read-only transaction on a consistent snapshot.
+    fn read(&self) -> Result<Box<dyn Tx + '_>>;
+    /// What the backend is, for logs and the health endpoint.
+    fn describe(&self) -> String;
+}
+
+/// An enrolled device as the server knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    pub id: DeviceId,
+    pub cadre: CadreId,
+    pub public_key: [u8; 32],
+    pub enrolled_at: ServerTime,
+    pub revoked: Option<Revocation>,
+    /// The end of the device's chain as stored here: every operation up to `head.seq`.
+    pub head: ChainPoint,
+    pub app_version: Option<String>,
+    pub last_sync_at: Option<ServerTime>,
+    /// Operations the device said were still waiting at its last sync.
+    pub pending_reported: u32,
+    pub clock_skew_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub at: ServerTime,
+    pub reason: String,
+}
+
+/// What became of a stored operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    Rejected { code: RejectCode, reason: String },
+}
+
+/// One entry of a device's feed. Entries refer to rows; the change sent is built from the
+/// row's state when the device pulls, so a device always receives the current household.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedItem {
+    /// An accepted operation, by server sequence number.
+    Op(u64),
+    Household(HouseholdId),
+    Purge(HouseholdId),
+    Cadre(CadreId),
+    Area(String),
+    Assignment(AssignmentId),
+    Post(PostId),
+    AuthorityKey(u16),
+}
+
+/// A value that lost a last-writer-wins merge, kept for admins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub entity: String,
+    pub entity_id: String,
+    pub field: String,
+    pub losing_value: serde_json::Value,
+    pub losing_clock: FieldClock,
+    pub winning_value: serde_json::Value,
+    pub winning_clock: FieldClock,
+    pub at: ServerTime,
+}
+
+/// A visit as the server keeps it for supervision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerVisit {
+    pub id: VisitId,
+    pub household: HouseholdId,
+    pub cadre: CadreId,
+    pub device: DeviceId,
+    pub server_seq: u64,
+    pub recorded_at: WallTime,
+    pub received_at: ServerTime,
+    pub kind: String,
+    pub manual: bool,
+    pub distance_m: Option<f64>,
+    /// The visit record as pushed (JSON).
+    pub record: String,
+}
+
+/// One database transaction. Dropping it without [`Tx::commit`] rolls it back.
+pub trait Tx {
+    fn commit(self: Box<Self>) -> Result<()>;
+
+    // ---- registry ----
+    fn put_record(&mut self, record: &RegistryRecord) -> Result<()>;
+    fn household(&mut self, id: &HouseholdId) -> Result<Option<Household>>;
+    fn members_of(&mut self, household: &HouseholdId) -> Result<Vec<Member>>;
+    fn member(&mut self, id: &MemberId) -> Result<Option<Member>>;
+    fn measures_of(&mut self, household: &HouseholdId) -> Result<Vec<Measure>>;
+    fn cadre(&mut self, id: &CadreId) -> Result<Option<Cadre>>;
+    fn area(&mut self, code: &str) -> Result<Option<Area>>;
+    fn assignment(&mut self, id: &AssignmentId) -> Result<Option<Assignment>>;
+    fn post(&mut self, id: &PostId) -> Result<Option<VillagePost>>;
+    fn assignments_of_cadre(&mut self, cadre: &CadreId) -> Result<Vec<Assignment>>;
+    fn assignments_of_household(&mut self, household: &HouseholdId) -> Result<Vec<Assignment>>;
+    fn posts_of_cadre(&mut self, cadre: &CadreId) -> Result<Vec<VillagePost>>;
+    fn code_entries(&mut self) -> Result<Vec<CodeEntry>>;
+    fn authority_keys(&mut self) -> Result<Vec<AuthorityKey>>;
+    /// The households `cadre` is responsible for on `day` (assignments and village posts).
+    fn households_in_scope(&mut self, cadre: &CadreId, day: NaiveDate) -> Result<Vec<HouseholdId>>;
+    fn in_scope(
+        &mut self,
+        cadre: &CadreId,
+        household: &HouseholdId,
+        day: NaiveDate,
+    ) -> Result<bool>;
+    /// The cadres responsible for `household` on `day`.
+    fn cadres_in_scope(&mut self, household: &HouseholdId, day: NaiveDate) -> Result<Vec<CadreId>>;
+    /// The clocks of the last writes to an entity's fields (`entity` is "household" or
+    /// "member").
+    fn field_clocks(&mut self, entity: &str, id: &str) -> Result<FieldClocks>;
+    /// Writes one field's value and its clock. `field` is one of the editable fields of the
+    /// entity (the caller checks); backends map it to a column from a fixed list.
+    fn set_field(
+        &mut self,
+        entity: &str,
+        id: &str,
+        field: &str,
+        value: &serde_json::Value,
+        clock: &FieldClock,
+    ) -> Result<()>;
+    /// The current value of one editable field, as JSON.
+    fn field_value(&mut self, entity: &str, id: &str, field: &str) -> Result<serde_json::Value>;
+    fn log_conflict(&mut self, conflict: &Conflict) -> Result<()>;
+    fn conflicts(&mut self, limit: usize) -> Result<Vec<Conflict>>;
+
+    // ---- enrollment and devices ----
+    fn insert_enrollment_code(
+        &mut self,
+        code_hash: &[u8; 32],
+        cadre: &CadreId,
+        created: ServerTime,
+        expires: ServerTime,
+    ) -> Result<()>;
+    /// Marks an unused, unexpired code used by `device` and returns its cadre; `None` when
+    /// the code is unknown, used or expired.
+    fn redeem_enrollment_code(
+        &mut self,
+        code_hash: &[u8; 32],
+        device: &DeviceId,
+        now: ServerTime,
+    ) -> Result<Option<CadreId>>;
+    fn device(&mut self, id: &DeviceId) -> Result<Option<DeviceRecord>>;
+    fn device_by_token(&mut self, token_hash: &[u8; 32]) -> Result<Option<DeviceRecord>>;
+    /// Creates the device, or re-binds it to a cadre and a new token on re-enrollment.
+    fn upsert_device(&mut self, device: &DeviceRecord, token_hash: &[u8; 32]) -> Result<()>;
+    fn devices(&mut self) -> Result<Vec<DeviceRecord>>;
+    /// Active (not revoked) devices of these cadres.
+    fn devices_of_cadres(&mut self, cadres: &[CadreId]) -> Result<Vec<DeviceId>>;
+    fn record_sync(
+        &mut self,
+        device: &DeviceId,
+        at: ServerTime,
+        app_version: &str,
+        pending: u32,
+        clock_skew_ms: i64,
+    ) -> Result<()>;
+    /// Revokes a device; false when it does not exist.
+    fn revoke_device(&mut self, device: &DeviceId, at: ServerTime, reason: &str) -> Result<bool>;
+
+    // ---- the journal ----
+    /// The id and outcome of the operation stored under (device, seq).
+    fn op_at(&mut self, device: &DeviceId, seq: u64) -> Result<Option<(OpId, Outcome)>>;
+    fn op_id_exists(&mut self, id: &OpId) -> Result<bool>;
+    /// Stores an operation (accepted or rejected) and returns its server sequence number.
+    fn insert_op(
+        &mut self,
+        op: &Operation,
+        outcome: &Outcome,
+        household: Option<&HouseholdId>,
+        received: ServerTime,
+    ) -> Result<u64>;
+    fn set_device_head(&mut self, device: &DeviceId, head: &ChainPoint) -> Result<()>;
+    fn op_by_server_seq(&mut self, server_seq: u64) -> Result<Option<Operation>>;
+    /// Accepted visit operations (records and amendments) for a household, oldest first.
+    fn visit_ops_of_household(&mut self, household: &HouseholdId) -> Result<Vec<Operation>>;
+    /// A device's stored operations after `after_seq`, in order (for audits).
+    fn ops_of_device(
+        &mut self,
+        device: &DeviceId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Operation>>;
+    /// Rejected operations, newest first.
+    fn rejections(&mut self, limit: usize) -> Result<Vec<(DeviceId, Rejection)>>;
+    /// How many operations are stored (accepted, rejected).
+    fn op_counts(&mut self) -> Result<(u64, u64)>;
+
+    // ---- visits ----
+    fn insert_visit(&mut self, visit: &ServerVisit) -> Result<()>;
+    fn visit_count(&mut self) -> Result<u64>;
+    /// The cadre who recorded a visit and its household.
+    fn visit_owner(&mut self, id: &VisitId) -> Result<Option<(CadreId, HouseholdId)>>;
+
+    // ---- feeds ----
+    /// Appends an entry to a device's feed and returns its position.
+    fn append_feed(&mut self, device: &DeviceId, item: &FeedItem) -> Result<u64>;
+    /// Entries of a device's feed after `after`, in order, at most `limit`.
+    fn feed_after(
+        &mut self,
+        device: &DeviceId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, FeedItem)>>;
+    /// The position of a device's last feed entry (0 when empty).
+    fn feed_head(&mut self, device: &DeviceId) -> Result<u64>;
+}

@@ -1,0 +1,770 @@
+//! The embedded backend: one SQLite file (`./fieldvisit.db` by default). One writer
+//! connection, so write transactions are serialised and commit in the order they began; a few
+//! read-only connections for concurrent reads (WAL).
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::NaiveDate;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use fieldvisit_core::clock::{Hlc, ServerTime, WallTime};
+use fieldvisit_core::domain::fields::Entity;
+use fieldvisit_core::domain::{
+    Area, Assignment, Cadre, CodeEntry, Household, Measure, Member, RegistryRecord, VillagePost,
+};
+use fieldvisit_core::ids::{
+    AssignmentId, CadreId, DeviceId, HouseholdId, MemberId, OpId, PostId, VisitId,
+};
+use fieldvisit_core::journal::{ChainPoint, Operation};
+use fieldvisit_core::plate::AuthorityKey;
+use fieldvisit_core::rows;
+use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, RejectCode, Rejection};
+
+pub use schema::VERSION;
+
+use super::{Conflict, DeviceRecord, FeedItem, Outcome, Revocation, ServerVisit, Storage, Tx};
+use crate::error::{Error, Result};
+
+const READERS: usize = 4;
+
+pub struct SqliteStorage {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SqliteStorage {
+    /// Opens (creating or upgrading) the database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStorage> {
+        let path = path.as_ref().to_path_buf();
+        let writer = fieldvisit_core::sqlite::open_writer(&path, &schema::SERVER)?;
+        let readers = (0..READERS)
+            .map(|_| fieldvisit_core::sqlite::open_reader(&path, &schema::SERVER).map(Mutex::new))
+            .collect::<fieldvisit_core::Result<Vec<_>>>()?;
+        Ok(SqliteStorage {
+            path,
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic mid-transaction leaves SQLite to roll back; the connection stays usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Storage for SqliteStorage {
+    fn write(&self) -> Result<Box<dyn Tx + '_>> {
+        let conn = lock(&self.writer);
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteTx { conn, open: true }))
+    }
+
+    fn read(&self) -> Result<Box<dyn Tx + '_>> {
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len().max(1);
+        let slot = self
+            .readers
+            .get(i)
+            .ok_or_else(|| Error::Unavailable("no reader".into()))?;
+        let conn = lock(slot);
+        conn.execute_batch("BEGIN")?;
+        Ok(Box::new(SqliteTx { conn, open: true }))
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+}
+
+struct SqliteTx<'a> {
+    conn: MutexGuard<'a, Connection>,
+    open: bool,
+}
+
+impl Drop for SqliteTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing useful can be done with a failed rollback here; SQLite rolls back an
+            // unfinished transaction when the next BEGIN fails anyway.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+fn seq_sql(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+fn seq_of(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn corrupt<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> Error {
+    move |e| Error::Corrupt(format!("{what}: {e}"))
+}
+
+fn device_id(text: &str) -> Result<DeviceId> {
+    DeviceId::parse(text).map_err(corrupt("device id"))
+}
+
+fn blob<const N: usize>(bytes: Vec<u8>, what: &'static str) -> Result<[u8; N]> {
+    bytes
+        .try_into()
+        .map_err(|_| Error::Corrupt(format!("{what} is not {N} bytes")))
+}
+
+const DEVICE_COLUMNS: &str = "id, cadre, public_key, enrolled_at, revoked_at, revoked_reason,
+    head_seq, head_hash, app_version, last_sync_at, pending_reported, clock_skew_ms";
+
+fn device_from_row(r: &Row<'_>) -> Result<DeviceRecord> {
+    let revoked_at: Option<i64> = r.get(4)?;
+    Ok(DeviceRecord {
+        id: device_id(&r.get::<_, String>(0)?)?,
+        cadre: CadreId::new(r.get::<_, String>(1)?).map_err(corrupt("cadre id"))?,
+        public_key: blob(r.get(2)?, "public key")?,
+        enrolled_at: ServerTime(r.get(3)?),
+        revoked: revoked_at
+            .map(|at| -> Result<Revocation> {
+                Ok(Revocation {
+                    at: ServerTime(at),
+                    reason: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                })
+            })
+            .transpose()?,
+        head: ChainPoint {
+            seq: seq_of(r.get(6)?),
+            hash: blob(r.get(7)?, "head hash")?,
+        },
+        app_version: r.get(8)?,
+        last_sync_at: r.get::<_, Option<i64>>(9)?.map(ServerTime),
+        pending_reported: r.get(10)?,
+        clock_skew_ms: r.get(11)?,
+    })
+}
+
+const OP_COLUMNS: &str = "device, seq, op_id, hlc, wall, kind, payload, prev_hash, signature";
+
+fn op_from_row(r: &Row<'_>) -> Result<Operation> {
+    Ok(Operation {
+        device: device_id(&r.get::<_, String>(0)?)?,
+        seq: seq_of(r.get(1)?),
+        id: OpId::from_bytes(blob(r.get(2)?, "operation id")?),
+        hlc: Hlc::from_i64(r.get(3)?),
+        wall: WallTime(r.get(4)?),
+        kind: r.get(5)?,
+        payload: r.get(6)?,
+        prev_hash: blob(r.get(7)?, "previous digest")?,
+        signature: blob(r.get(8)?, "signature")?,
+    })
+}
+
+fn reject_code_text(code: RejectCode) -> Result<String> {
+    match serde_json::to_value(code)? {
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(Error::Corrupt(format!("reject code encodes as {other}"))),
+    }
+}
+
+fn reject_code_of(text: &str) -> Result<RejectCode> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(corrupt("reject code"))
+}
+
+fn feed_parts(item: &FeedItem) -> (&'static str, String) {
+    match item {
+        FeedItem::Op(seq) => ("op", seq.to_string()),
+        FeedItem::Household(h) => ("household", h.to_string()),
+        FeedItem::Purge(h) => ("purge", h.to_string()),
+        FeedItem::Cadre(c) => ("cadre", c.to_string()),
+        FeedItem::Area(a) => ("area", a.clone()),
+        FeedItem::Assignment(a) => ("assignment", a.to_string()),
+        FeedItem::Post(p) => ("post", p.to_string()),
+        FeedItem::AuthorityKey(k) => ("authority_key", k.to_string()),
+    }
+}
+
+fn feed_item(kind: &str, reference: String) -> Result<FeedItem> {
+    let bad = |_| Error::Corrupt(format!("feed entry {kind}"));
+    Ok(match kind {
+        "op" => FeedItem::Op(
+            reference
+                .parse()
+                .map_err(|_| Error::Corrupt("feed op".into()))?,
+        ),
+        "household" => FeedItem::Household(HouseholdId::new(reference).map_err(bad)?),
+        "purge" => FeedItem::Purge(HouseholdId::new(reference).map_err(bad)?),
+        "cadre" => FeedItem::Cadre(CadreId::new(reference).map_err(bad)?),
+        "area" => FeedItem::Area(reference),
+        "assignment" => FeedItem::Assignment(AssignmentId::new(reference).map_err(bad)?),
+        "post" => FeedItem::Post(PostId::new(reference).map_err(bad)?),
+        "authority_key" => FeedItem::AuthorityKey(
+            reference
+                .parse()
+                .map_err(|_| Error::Corrupt("feed key".into()))?,
+        ),
+        other => return Err(Error::Corrupt(format!("unknown feed entry kind {other}"))),
+    })
+}
+
+fn entity_of(name: &str) -> Result<Entity> {
+    match name {
+        "household" => Ok(Entity::Household),
+        "member" => Ok(Entity::Member),
+        other => Err(Error::Corrupt(format!("unknown entity {other}"))),
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+
+    fn put_record(&mut self, record: &RegistryRecord) -> Result<()> {
+        Ok(rows::put_record(&self.conn, record)?)
+    }
+
+    fn household(&mut self, id: &HouseholdId) -> Result<Option<Household>> {
+        Ok(rows::household_by_id(&self.conn, id)?)
+    }
+
+    fn members_of(&mut self, household: &HouseholdId) -> Result<Vec<Member>> {
+        Ok(rows::members_of(&self.conn, household)?)
+    }
+
+    fn member(&mut self, id: &MemberId) -> Result<Option<Member>> {
+        Ok(rows::member_by_id(&self.conn, id)?)
+    }
+
+    fn measures_of(&mut self, household: &HouseholdId) -> Result<Vec<Measure>> {
+        Ok(rows::measures_of(&self.conn, household)?)
+    }
+
+    fn cadre(&mut self, id: &CadreId) -> Result<Option<Cadre>> {
+        Ok(rows::cadre(&self.conn, id)?)
+    }
+
+    fn area(&mut self, code: &str) -> Result<Option<Area>> {
+        Ok(rows::area(&self.conn, code)?)
+    }
+
+    fn assignment(&mut self, id: &AssignmentId) -> Result<Option<Assignment>> {
+        Ok(rows::assignment(&self.conn, id)?)
+    }
+
+    fn post(&mut self, id: &PostId) -> Result<Option<VillagePost>> {
+        Ok(rows::post(&self.conn, id)?)
+    }
+
+    fn assignments_of_cadre(&mut self, cadre: &CadreId) -> Result<Vec<Assignment>> {
+        Ok(rows::assignments_of_cadre(&self.conn, cadre)?)
+    }
+
+    fn assignments_of_household(&mut self, household: &HouseholdId) -> Result<Vec<Assignment>> {
+        Ok(rows::assignments_of_household(&self.conn, household)?)
+    }
+
+    fn posts_of_cadre(&mut self, cadre: &CadreId) -> Result<Vec<VillagePost>> {
+        Ok(rows::posts_of_cadre(&self.conn, cadre)?)
+    }
+
+    fn code_entries(&mut self) -> Result<Vec<CodeEntry>> {
+        Ok(rows::code_entries(&self.conn)?)
+    }
+
+    fn authority_keys(&mut self) -> Result<Vec<AuthorityKey>> {
+        Ok(rows::authority_keys(&self.conn)?)
+    }
+
+    fn households_in_scope(&mut self, cadre: &CadreId, day: NaiveDate) -> Result<Vec<HouseholdId>> {
+        Ok(rows::households_in_scope(&self.conn, cadre, day)?)
+    }
+
+    fn in_scope(
+        &mut self,
+        cadre: &CadreId,
+        household: &HouseholdId,
+        day: NaiveDate,
+    ) -> Result<bool> {
+        Ok(rows::in_scope(&self.conn, cadre, household, day)?)
+    }
+
+    fn cadres_in_scope(&mut self, household: &HouseholdId, day: NaiveDate) -> Result<Vec<CadreId>> {
+        Ok(rows::cadres_in_scope(&self.conn, household, day)?)
+    }
+
+    fn field_clocks(&mut self, entity: &str, id: &str) -> Result<FieldClocks> {
+        Ok(rows::field_clocks(&self.conn, entity_of(entity)?, id)?)
+    }
+
+    fn set_field(
+        &mut self,
+        entity: &str,
+        id: &str,
+        field: &str,
+        value: &serde_json::Value,
+        clock: &FieldClock,
+    ) -> Result<()> {
+        Ok(rows::set_field(
+            &self.conn,
+            entity_of(entity)?,
+            id,
+            field,
+            value,
+            clock,
+        )?)
+    }
+
+    fn field_value(&mut self, entity: &str, id: &str, field: &str) -> Result<serde_json::Value> {
+        Ok(rows::field_value(
+            &self.conn,
+            entity_of(entity)?,
+            id,
+            field,
+        )?)
+    }
+
+    fn log_conflict(&mut self, c: &Conflict) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO conflict (entity, entity_id, field, losing_value, losing_hlc,
+                 losing_device, winning_value, winning_hlc, winning_device, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                c.entity,
+                c.entity_id,
+                c.field,
+                c.losing_value.to_string(),
+                c.losing_clock.hlc.as_i64(),
+                c.losing_clock.device.to_string(),
+                c.winning_value.to_string(),
+                c.winning_clock.hlc.as_i64(),
+                c.winning_clock.device.to_string(),
+                c.at.0,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn conflicts(&mut self, limit: usize) -> Result<Vec<Conflict>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT entity, entity_id, field, losing_value, losing_hlc, losing_device,
+                    winning_value, winning_hlc, winning_device, at
+             FROM conflict ORDER BY id DESC LIMIT ?1",
+        )?;
+        let mut rows = stmt.query([i64::try_from(limit).unwrap_or(i64::MAX)])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let json = |i: usize| -> Result<serde_json::Value> {
+                Ok(serde_json::from_str(&r.get::<_, String>(i)?)?)
+            };
+            out.push(Conflict {
+                entity: r.get(0)?,
+                entity_id: r.get(1)?,
+                field: r.get(2)?,
+                losing_value: json(3)?,
+                losing_clock: FieldClock {
+                    hlc: Hlc::from_i64(r.get(4)?),
+                    device: device_id(&r.get::<_, String>(5)?)?,
+                },
+                winning_value: json(6)?,
+                winning_clock: FieldClock {
+                    hlc: Hlc::from_i64(r.get(7)?),
+                    device: device_id(&r.get::<_, String>(8)?)?,
+                },
+                at: ServerTime(r.get(9)?),
+            });
+        }
+        Ok(out)
+    }
+
+    fn insert_enrollment_code(
+        &mut self,
+        code_hash: &[u8; 32],
+        cadre: &CadreId,
+        created: ServerTime,
+        expires: ServerTime,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO enrollment_code (code_hash, cadre, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![code_hash.as_slice(), cadre.as_str(), created.0, expires.0],
+        )?;
+        Ok(())
+    }
+
+    fn redeem_enrollment_code(
+        &mut self,
+        code_hash: &[u8; 32],
+        device: &DeviceId,
+        now: ServerTime,
+    ) -> Result<Option<CadreId>> {
+        let cadre: Option<String> = self
+            .conn
+            .query_row(
+                "UPDATE enrollment_code SET used_by = ?2, used_at = ?3
+                 WHERE code_hash = ?1 AND used_by IS NULL AND expires_at > ?3
+                 RETURNING cadre",
+                params![code_hash.as_slice(), device.to_string(), now.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        cadre
+            .map(|c| CadreId::new(c).map_err(corrupt("cadre id")))
+            .transpose()
+    }
+
+    fn device(&mut self, id: &DeviceId) -> Result<Option<DeviceRecord>> {
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM device WHERE id = ?1");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query([id.to_string()])?;
+        rows.next()?.map(device_from_row).transpose()
+    }
+
+    fn device_by_token(&mut self, token_hash: &[u8; 32]) -> Result<Option<DeviceRecord>> {
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM device WHERE token_hash = ?1");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query([token_hash.as_slice()])?;
+        rows.next()?.map(device_from_row).transpose()
+    }
+
+    fn upsert_device(&mut self, d: &DeviceRecord, token_hash: &[u8; 32]) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO device (id, cadre, public_key, token_hash, enrolled_at, head_seq,
+                 head_hash, app_version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (id) DO UPDATE SET cadre = excluded.cadre,
+                 token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at,
+                 app_version = excluded.app_version, revoked_at = NULL, revoked_reason = NULL",
+            params![
+                d.id.to_string(),
+                d.cadre.as_str(),
+                d.public_key.as_slice(),
+                token_hash.as_slice(),
+                d.enrolled_at.0,
+                seq_sql(d.head.seq),
+                d.head.hash.as_slice(),
+                d.app_version,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn devices(&mut self) -> Result<Vec<DeviceRecord>> {
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM device ORDER BY cadre, enrolled_at");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(device_from_row(r)?);
+        }
+        Ok(out)
+    }
+
+    fn devices_of_cadres(&mut self, cadres: &[CadreId]) -> Result<Vec<DeviceId>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM device WHERE cadre = ?1 AND revoked_at IS NULL ORDER BY id",
+        )?;
+        let mut out = Vec::new();
+        for cadre in cadres {
+            let mut rows = stmt.query([cadre.as_str()])?;
+            while let Some(r) = rows.next()? {
+                out.push(device_id(&r.get::<_, String>(0)?)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn record_sync(
+        &mut self,
+        device: &DeviceId,
+        at: ServerTime,
+        app_version: &str,
+        pending: u32,
+        clock_skew_ms: i64,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE device SET last_sync_at = ?2, app_version = ?3, pending_reported = ?4,
+                 clock_skew_ms = ?5 WHERE id = ?1",
+            params![
+                device.to_string(),
+                at.0,
+                app_version,
+                pending,
+                clock_skew_ms
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_device(&mut self, device: &DeviceId, at: ServerTime, reason: &str) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE device SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1",
+            params![device.to_string(), at.0, reason],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn op_at(&mut self, device: &DeviceId, seq: u64) -> Result<Option<(OpId, Outcome)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT op_id, state, reject_code, reject_reason FROM op WHERE device = ?1 AND seq = ?2",
+        )?;
+        let mut rows = stmt.query(params![device.to_string(), seq_sql(seq)])?;
+        let Some(r) = rows.next()? else {
+            return Ok(None);
+        };
+        let id = OpId::from_bytes(blob(r.get(0)?, "operation id")?);
+        let state: String = r.get(1)?;
+        let outcome = if state == "accepted" {
+            Outcome::Accepted
+        } else {
+            Outcome::Rejected {
+                code: reject_code_of(&r.get::<_, Option<String>>(2)?.unwrap_or_default())?,
+                reason: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            }
+        };
+        Ok(Some((id, outcome)))
+    }
+
+    fn op_id_exists(&mut self, id: &OpId) -> Result<bool> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM op WHERE op_id = ?1)")?;
+        Ok(stmt.query_row([id.as_bytes().as_slice()], |r| r.get(0))?)
+    }
+
+    fn insert_op(
+        &mut self,
+        op: &Operation,
+        outcome: &Outcome,
+        household: Option<&HouseholdId>,
+        received: ServerTime,
+    ) -> Result<u64> {
+        let (state, code, reason) = match outcome {
+            Outcome::Accepted => ("accepted", None, None),
+            Outcome::Rejected { code, reason } => (
+                "rejected",
+                Some(reject_code_text(*code)?),
+                Some(reason.as_str()),
+            ),
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO op (device, seq, op_id, hlc, wall, kind, payload, prev_hash, signature,
+                 household, received_at, state, reject_code, reject_reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?;
+        stmt.execute(params![
+            op.device.to_string(),
+            seq_sql(op.seq),
+            op.id.as_bytes().as_slice(),
+            op.hlc.as_i64(),
+            op.wall.0,
+            op.kind,
+            op.payload,
+            op.prev_hash.as_slice(),
+            op.signature.as_slice(),
+            household.map(HouseholdId::as_str),
+            received.0,
+            state,
+            code,
+            reason,
+        ])?;
+        Ok(seq_of(self.conn.last_insert_rowid()))
+    }
+
+    fn set_device_head(&mut self, device: &DeviceId, head: &ChainPoint) -> Result<()> {
+        self.conn.execute(
+            "UPDATE device SET head_seq = ?2, head_hash = ?3 WHERE id = ?1",
+            params![device.to_string(), seq_sql(head.seq), head.hash.as_slice()],
+        )?;
+        Ok(())
+    }
+
+    fn op_by_server_seq(&mut self, server_seq: u64) -> Result<Option<Operation>> {
+        let sql = format!("SELECT {OP_COLUMNS} FROM op WHERE server_seq = ?1");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query([seq_sql(server_seq)])?;
+        rows.next()?.map(op_from_row).transpose()
+    }
+
+    fn visit_ops_of_household(&mut self, household: &HouseholdId) -> Result<Vec<Operation>> {
+        let sql = format!(
+            "SELECT {OP_COLUMNS} FROM op WHERE household = ?1 AND state = 'accepted'
+               AND kind IN ('visit.record', 'visit.amend') ORDER BY server_seq"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query([household.as_str()])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(op_from_row(r)?);
+        }
+        Ok(out)
+    }
+
+    fn ops_of_device(
+        &mut self,
+        device: &DeviceId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Operation>> {
+        let sql = format!(
+            "SELECT {OP_COLUMNS} FROM op WHERE device = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![
+            device.to_string(),
+            seq_sql(after_seq),
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(op_from_row(r)?);
+        }
+        Ok(out)
+    }
+
+    fn rejections(&mut self, limit: usize) -> Result<Vec<(DeviceId, Rejection)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT device, seq, op_id, reject_code, reject_reason FROM op
+             WHERE state = 'rejected' ORDER BY server_seq DESC LIMIT ?1",
+        )?;
+        let mut rows = stmt.query([i64::try_from(limit).unwrap_or(i64::MAX)])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push((
+                device_id(&r.get::<_, String>(0)?)?,
+                Rejection {
+                    seq: seq_of(r.get(1)?),
+                    op: OpId::from_bytes(blob(r.get(2)?, "operation id")?),
+                    code: reject_code_of(&r.get::<_, Option<String>>(3)?.unwrap_or_default())?,
+                    reason: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    fn op_counts(&mut self) -> Result<(u64, u64)> {
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(SUM(state = 'accepted'), 0), COALESCE(SUM(state = 'rejected'), 0) FROM op",
+            [],
+            |r| Ok((seq_of(r.get(0)?), seq_of(r.get(1)?))),
+        )?)
+    }
+
+    fn insert_visit(&mut self, v: &ServerVisit) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO visit (id, household, cadre, device, server_seq, recorded_at, received_at,
+                 kind, manual, distance_m, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                v.id.to_string(),
+                v.household.as_str(),
+                v.cadre.as_str(),
+                v.device.to_string(),
+                seq_sql(v.server_seq),
+                v.recorded_at.0,
+                v.received_at.0,
+                v.kind,
+                v.manual,
+                v.distance_m,
+                v.record,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn visit_count(&mut self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM visit", [], |r| r.get::<_, i64>(0))
+            .map(seq_of)?)
+    }
+
+    fn visit_owner(&mut self, id: &VisitId) -> Result<Option<(CadreId, HouseholdId)>> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT cadre, household FROM visit WHERE id = ?1",
+                [id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(c, h)| -> Result<_> {
+            Ok((
+                CadreId::new(c).map_err(corrupt("cadre id"))?,
+                HouseholdId::new(h).map_err(corrupt("household id"))?,
+            ))
+        })
+        .transpose()
+    }
+
+    fn append_feed(&mut self, device: &DeviceId, item: &FeedItem) -> Result<u64> {
+        // The device row's counter allocates positions: a writer holds it until commit, so
+        // positions of one device's feed become visible in order (see docs/protocol.md).
+        let pos: i64 = self.conn.query_row(
+            "UPDATE device SET feed_head = feed_head + 1 WHERE id = ?1 RETURNING feed_head",
+            [device.to_string()],
+            |r| r.get(0),
+        )?;
+        let (kind, reference) = feed_parts(item);
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT INTO feed (device, pos, kind, ref) VALUES (?1, ?2, ?3, ?4)")?;
+        stmt.execute(params![device.to_string(), pos, kind, reference])?;
+        Ok(seq_of(pos))
+    }
+
+    fn feed_after(
+        &mut self,
+        device: &DeviceId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, FeedItem)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT pos, kind, ref FROM feed WHERE device = ?1 AND pos > ?2 ORDER BY pos LIMIT ?3",
+        )?;
+        let mut rows = stmt.query(params![
+            device.to_string(),
+            seq_sql(after),
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let kind: String = r.get(1)?;
+            out.push((seq_of(r.get(0)?), feed_item(&kind, r.get(2)?)?));
+        }
+        Ok(out)
+    }
+
+    fn feed_head(&mut self, device: &DeviceId) -> Result<u64> {
+        let head: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT feed_head FROM device WHERE id = ?1",
+                [device.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(head.map(seq_of).unwrap_or(0))
+    }
+}

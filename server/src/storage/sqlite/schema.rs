@@ -1,0 +1,140 @@
+//! The embedded backend's schema: the registry tables shared with the device store, plus the
+//! server's own (devices, the journal of every device's operations, visits, feeds, conflicts).
+//! Brought up to date by the one migration mechanism, `fieldvisit_core::sqlite`.
+
+use rusqlite::{Transaction, params};
+
+use fieldvisit_core::Result;
+use fieldvisit_core::domain::codelist;
+use fieldvisit_core::sqlite::Schema;
+
+pub const VERSION: u32 = 1;
+
+pub const SERVER: Schema = Schema {
+    name: "server database",
+    version: VERSION,
+    create,
+    upgrade_from,
+};
+
+pub const CREATE: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value ANY NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- Private halves of the plate-issuing keys (public halves are in authority_key).
+CREATE TABLE authority_secret (
+    key_id     INTEGER PRIMARY KEY,
+    secret     BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE enrollment_code (
+    code_hash  BLOB PRIMARY KEY,
+    cadre      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_by    TEXT,
+    used_at    INTEGER
+) STRICT;
+
+CREATE TABLE device (
+    id               TEXT PRIMARY KEY,
+    cadre            TEXT NOT NULL,
+    public_key       BLOB NOT NULL,
+    token_hash       BLOB NOT NULL UNIQUE,
+    enrolled_at      INTEGER NOT NULL,
+    revoked_at       INTEGER,
+    revoked_reason   TEXT,
+    head_seq         INTEGER NOT NULL DEFAULT 0,
+    head_hash        BLOB NOT NULL,
+    feed_head        INTEGER NOT NULL DEFAULT 0,
+    app_version      TEXT,
+    last_sync_at     INTEGER,
+    pending_reported INTEGER NOT NULL DEFAULT 0,
+    clock_skew_ms    INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX device_cadre ON device (cadre);
+
+-- Every operation every device pushed, accepted or rejected, in commit order.
+CREATE TABLE op (
+    server_seq    INTEGER PRIMARY KEY,
+    device        TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    op_id         BLOB NOT NULL UNIQUE,
+    hlc           INTEGER NOT NULL,
+    wall          INTEGER NOT NULL,
+    kind          TEXT NOT NULL,
+    payload       TEXT NOT NULL,
+    prev_hash     BLOB NOT NULL,
+    signature     BLOB NOT NULL,
+    household     TEXT,
+    received_at   INTEGER NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('accepted', 'rejected')),
+    reject_code   TEXT,
+    reject_reason TEXT,
+    UNIQUE (device, seq)
+) STRICT;
+CREATE INDEX op_household ON op (household, server_seq) WHERE state = 'accepted';
+CREATE INDEX op_rejected ON op (server_seq) WHERE state = 'rejected';
+
+CREATE TABLE visit (
+    id          TEXT PRIMARY KEY,
+    household   TEXT NOT NULL,
+    cadre       TEXT NOT NULL,
+    device      TEXT NOT NULL,
+    server_seq  INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    manual      INTEGER NOT NULL,
+    distance_m  REAL,
+    record      TEXT NOT NULL
+) STRICT;
+CREATE INDEX visit_household ON visit (household, recorded_at);
+CREATE INDEX visit_cadre ON visit (cadre, recorded_at);
+
+CREATE TABLE conflict (
+    id             INTEGER PRIMARY KEY,
+    entity         TEXT NOT NULL,
+    entity_id      TEXT NOT NULL,
+    field          TEXT NOT NULL,
+    losing_value   TEXT NOT NULL,
+    losing_hlc     INTEGER NOT NULL,
+    losing_device  TEXT NOT NULL,
+    winning_value  TEXT NOT NULL,
+    winning_hlc    INTEGER NOT NULL,
+    winning_device TEXT NOT NULL,
+    at             INTEGER NOT NULL
+) STRICT;
+
+-- What each device has yet to pull, in order; entries refer to rows.
+CREATE TABLE feed (
+    device TEXT NOT NULL,
+    pos    INTEGER NOT NULL,
+    kind   TEXT NOT NULL,
+    ref    TEXT NOT NULL,
+    PRIMARY KEY (device, pos)
+) STRICT, WITHOUT ROWID;
+"#;
+
+fn create(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(fieldvisit_core::rows::REGISTRY_TABLES)?;
+    tx.execute_batch(CREATE)?;
+    for e in codelist::seed() {
+        tx.execute(
+            "INSERT INTO code_list (list, code, label_zh, label_en, parent)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![e.list, e.code, e.label_zh, e.label_en, e.parent],
+        )?;
+    }
+    Ok(())
+}
+
+fn upgrade_from(_tx: &Transaction<'_>, from: u32) -> Result<()> {
+    // Version 1 is the first released schema; steps are added here as `from => ...` arms.
+    Err(fieldvisit_core::Error::Corrupt(format!(
+        "no upgrade step from server schema {from}"
+    )))
+}

@@ -1,0 +1,104 @@
+//! Storing pushed operations: idempotent by (device, sequence number) and operation id, every
+//! operation's signature and chain link verified before it is stored, and every stored
+//! operation either applied or kept as rejected with its reason.
+
+use ed25519_dalek::VerifyingKey;
+
+use fieldvisit_core::clock::ServerTime;
+use fieldvisit_core::journal::{BreakKind, ChainPoint, verify_chain};
+use fieldvisit_core::sync::protocol::{PushAck, PushProblem, PushedOp, Rejection};
+
+use super::apply;
+use crate::error::{Error, Result};
+use crate::storage::{DeviceRecord, Outcome, Tx};
+
+pub fn push(
+    tx: &mut dyn Tx,
+    device: &DeviceRecord,
+    ops: Vec<PushedOp>,
+    now: ServerTime,
+) -> Result<PushAck> {
+    let key = VerifyingKey::from_bytes(&device.public_key)
+        .map_err(|_| Error::Corrupt("stored device key is not a valid public key".into()))?;
+    let mut at = device.head;
+    let mut ack = PushAck {
+        acked_seq: at.seq,
+        rejected: Vec::new(),
+        problem: None,
+    };
+    for pushed in ops {
+        if pushed.seq <= at.seq {
+            // Sent before (a lost response, a retry): answer as the first time, store nothing.
+            match tx.op_at(&device.id, pushed.seq)? {
+                Some((id, outcome)) if id == pushed.id => {
+                    if let Outcome::Rejected { code, reason } = outcome {
+                        ack.rejected.push(Rejection {
+                            seq: pushed.seq,
+                            op: id,
+                            code,
+                            reason,
+                        });
+                    }
+                    continue;
+                }
+                _ => {
+                    ack.problem = Some(PushProblem::Diverged { seq: pushed.seq });
+                    break;
+                }
+            }
+        }
+        if pushed.seq != at.seq + 1 {
+            ack.problem = Some(PushProblem::Gap {
+                expected_seq: at.seq + 1,
+            });
+            break;
+        }
+        let op = pushed.into_operation(device.id, at.hash);
+        if let Err(broken) = verify_chain(&device.id, &key, at, [&op]) {
+            ack.problem = Some(PushProblem::Broken {
+                seq: op.seq,
+                problem: broken.problem,
+            });
+            break;
+        }
+        if tx.op_id_exists(&op.id)? {
+            // A valid signature over an id already used elsewhere: a replay, never stored.
+            ack.problem = Some(PushProblem::Broken {
+                seq: op.seq,
+                problem: BreakKind::ChainBroken,
+            });
+            break;
+        }
+        let checked = apply::check(tx, device, &op, now)?;
+        let outcome = match &checked {
+            Ok(_) => Outcome::Accepted,
+            Err(r) => Outcome::Rejected {
+                code: r.code,
+                reason: r.reason.clone(),
+            },
+        };
+        let household = match &checked {
+            Ok(plan) => plan.household().cloned(),
+            Err(r) => r.household.clone(),
+        };
+        let server_seq = tx.insert_op(&op, &outcome, household.as_ref(), now)?;
+        match checked {
+            Ok(plan) => apply::commit(tx, device, &op, server_seq, plan, now)?,
+            Err(r) => ack.rejected.push(Rejection {
+                seq: op.seq,
+                op: op.id,
+                code: r.code,
+                reason: r.reason,
+            }),
+        }
+        at = ChainPoint {
+            seq: op.seq,
+            hash: op.digest(),
+        };
+    }
+    if at != device.head {
+        tx.set_device_head(&device.id, &at)?;
+    }
+    ack.acked_seq = at.seq;
+    Ok(ack)
+}
