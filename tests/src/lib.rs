@@ -1,4 +1,5 @@
 //! Shared pieces of fieldvisit's end-to-end tests, simulation and benchmarks: measuring
 //! latencies and summarising them the way docs/benchmarks.md reports them.
 
+pub mod harness;
 pub mod stats;

@@ -167,7 +167,8 @@ pub trait Tx {
         expires: ServerTime,
     ) -> Result<()>;
     /// Marks an unused, unexpired code used by `device` and returns its cadre; `None` when
-    /// the code is unknown, used or expired.
+    /// the code is unknown, expired, or used by another device. The same device may redeem
+    /// its code again until it expires (its first answer may have been lost on the way).
     fn redeem_enrollment_code(
         &mut self,
         code_hash: &[u8; 32],

@@ -422,7 +422,7 @@ impl Tx for SqliteTx<'_> {
             .conn
             .query_row(
                 "UPDATE enrollment_code SET used_by = ?2, used_at = ?3
-                 WHERE code_hash = ?1 AND used_by IS NULL AND expires_at > ?3
+                 WHERE code_hash = ?1 AND (used_by IS NULL OR used_by = ?2) AND expires_at > ?3
                  RETURNING cadre",
                 params![code_hash.as_slice(), device.to_string(), now.0],
                 |r| r.get(0),

@@ -1,0 +1,144 @@
+//! fieldvisit's benchmarks. Each figure is printed with the median of several runs; copy them
+//! into docs/benchmarks.md together with the command.
+//!
+//! `cargo run --release -p fieldvisit-tests --bin bench -- device` — record_visit latency with
+//! journal and signature, plate verification.
+//! `cargo run --release -p fieldvisit-tests --bin bench -- fleet` — the fleet day: every cadre's
+//! phone pushes 1–3 visits and pulls its changes through the HTTP API on the embedded backend.
+
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use fieldvisit_core::Store;
+use fieldvisit_core::clock::{Clock, SystemClock, WallTime};
+use fieldvisit_core::domain::visit::Identification;
+use fieldvisit_core::plate::verify_plate;
+use fieldvisit_core::synth::{Region, RegionSpec};
+use fieldvisit_tests::stats::{Summary, median_of_runs, summarize};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+mod fleet;
+
+#[derive(Parser)]
+#[command(about = "fieldvisit benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    what: What,
+    /// Runs per figure; the median is reported.
+    #[arg(long, default_value_t = 5, global = true)]
+    runs: usize,
+    #[arg(long, default_value_t = 1, global = true)]
+    seed: u64,
+    /// Print results as JSON lines.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Device-side latencies.
+    Device {
+        /// Visits recorded per run.
+        #[arg(long, default_value_t = 2000)]
+        visits: usize,
+    },
+    /// The fleet day over HTTP on the embedded backend.
+    Fleet(fleet::FleetArgs),
+}
+
+fn report(json: bool, name: &str, s: &Summary, runs: usize) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"bench": name, "runs": runs, "samples": s.samples, "p50_us": s.p50_us,
+                "p90_us": s.p90_us, "p99_us": s.p99_us, "mean_us": s.mean_us})
+        );
+    } else {
+        println!(
+            "{name:<40} p50 {:>9.1} µs   p90 {:>9.1} µs   p99 {:>9.1} µs   (median of {runs} runs, {} samples)",
+            s.p50_us, s.p90_us, s.p99_us, s.samples
+        );
+    }
+}
+
+fn device(cli: &Cli, visits: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let region = Region::generate(RegionSpec::hulunbuir(cli.seed));
+    let day = SystemClock.now().local_date();
+    // A first secretary: a whole village in scope, the largest store a phone holds.
+    let secretary = region
+        .cadres
+        .iter()
+        .filter(|c| c.role == "first_secretary")
+        .max_by_key(|c| region.households_of(&c.id, day).len())
+        .ok_or("no first secretary")?;
+    let households = region.households_of(&secretary.id, day);
+    let registry = region.registry_for(&secretary.id, day);
+
+    let mut record_runs = Vec::new();
+    let mut verify_runs = Vec::new();
+    for run in 0..cli.runs {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path().join("bench.db"))?;
+        store.apply_registry(&registry)?;
+        store.enroll(&fieldvisit_core::store::Enrollment {
+            cadre: secretary.id.clone(),
+            authority_keys: region.authority_keys(),
+            server_url: None,
+            token: None,
+        })?;
+        let mut rng = ChaCha8Rng::seed_from_u64(cli.seed + run as u64);
+        let mut samples = Vec::with_capacity(visits);
+        for _ in 0..visits {
+            let h = households[rng.random_range(0..households.len())];
+            let at = store.now();
+            let (content, location) = region.visit(&mut rng, h, at);
+            let ident = Identification::Scanned {
+                payload: region.plate(h),
+                scanned_at: WallTime(at.0 - 1000),
+            };
+            let started = Instant::now();
+            store.record_visit(ident, content, Some(location))?;
+            samples.push(started.elapsed());
+        }
+        record_runs.push(summarize(&samples));
+
+        let keys = region.authority_keys();
+        let plates: Vec<String> = households.iter().map(|h| region.plate(h)).collect();
+        let mut samples: Vec<Duration> = Vec::with_capacity(10_000);
+        for i in 0..10_000 {
+            let plate = &plates[i % plates.len()];
+            let started = Instant::now();
+            let verified = verify_plate(plate, &keys);
+            samples.push(started.elapsed());
+            verified?;
+        }
+        verify_runs.push(summarize(&samples));
+    }
+    println!(
+        "# device: first secretary with {} households, SQLite synchronous=FULL on {}",
+        households.len(),
+        std::env::temp_dir().display()
+    );
+    report(
+        cli.json,
+        "record_visit (validate+journal+sign+commit)",
+        &median_of_runs(&record_runs),
+        cli.runs,
+    );
+    report(
+        cli.json,
+        "verify_plate (Ed25519, offline)",
+        &median_of_runs(&verify_runs),
+        cli.runs,
+    );
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    match &cli.what {
+        What::Device { visits } => device(&cli, *visits),
+        What::Fleet(args) => fleet::run(args, cli.runs, cli.seed, cli.json),
+    }
+}

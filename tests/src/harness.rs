@@ -1,0 +1,163 @@
+//! An in-process sync server on an ephemeral port over a temporary database, with a synthetic
+//! region loaded, and device stores enrolled against it over real HTTP.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use fieldvisit_core::Store;
+use fieldvisit_core::clock::{Clock, ServerTime, SystemClock, WallTime};
+use fieldvisit_core::domain::Household;
+use fieldvisit_core::domain::visit::Identification;
+use fieldvisit_core::ids::CadreId;
+use fieldvisit_core::sync::http::HttpTransport;
+use fieldvisit_core::sync::{RetryPolicy, Sleeper, SyncOptions, SyncReport, Transport};
+use fieldvisit_core::synth::{Region, RegionSpec};
+use fieldvisit_server::http::AppState;
+use fieldvisit_server::storage::Storage;
+use fieldvisit_server::storage::sqlite::SqliteStorage;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// A running server. Dropping it stops the server and removes its files.
+pub struct TestServer {
+    pub url: String,
+    pub storage: Arc<dyn Storage>,
+    pub region: Region,
+    pub dir: tempfile::TempDir,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+/// Sleeps for nothing: retries in tests happen at once.
+#[derive(Debug)]
+pub struct NoSleep;
+
+impl Sleeper for NoSleep {
+    fn sleep(&self, _: std::time::Duration) {}
+}
+
+/// Sync options for tests: quick retries.
+pub fn options() -> SyncOptions {
+    SyncOptions {
+        retry: RetryPolicy {
+            max_attempts: 4,
+            base_delay_ms: 1,
+            max_delay_ms: 2,
+        },
+        sleeper: Arc::new(NoSleep),
+        ..SyncOptions::default()
+    }
+}
+
+pub fn now() -> ServerTime {
+    ServerTime(SystemClock.now().0)
+}
+
+pub fn today() -> NaiveDate {
+    SystemClock.now().local_date()
+}
+
+impl TestServer {
+    /// Starts a server over a small synthetic region (3 villages, 40 households).
+    pub fn start(seed: u64) -> TestServer {
+        Self::start_with(RegionSpec::small(seed))
+    }
+
+    pub fn start_with(spec: RegionSpec) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage: Arc<dyn Storage> =
+            Arc::new(SqliteStorage::open(dir.path().join("server.db")).expect("server database"));
+        let region = Region::generate(spec);
+        fieldvisit_server::admin::load_region(storage.as_ref(), &region).expect("region loads");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("ephemeral port");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let state = AppState {
+            storage: storage.clone(),
+            clock: Arc::new(SystemClock),
+        };
+        runtime.spawn(fieldvisit_server::http::serve(
+            listener,
+            state,
+            std::future::pending(),
+        ));
+        TestServer {
+            url,
+            storage,
+            region,
+            dir,
+            runtime,
+        }
+    }
+
+    pub fn transport(&self) -> HttpTransport {
+        HttpTransport::new(&self.url).expect("transport")
+    }
+
+    /// A new store enrolled for `cadre`, after its first sync.
+    pub fn device(&self, cadre: &CadreId) -> Store {
+        let n = std::fs::read_dir(self.dir.path())
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let store = Store::open(self.dir.path().join(format!("device-{n}.db"))).expect("store");
+        let code =
+            fieldvisit_server::enroll::create_code(self.storage.as_ref(), cadre, now(), 3_600_000)
+                .expect("enrollment code");
+        fieldvisit_core::sync::enroll(&store, &self.transport(), &self.url, &code.code, "test")
+            .expect("enrollment");
+        self.sync(&store).expect("first sync");
+        store
+    }
+
+    pub fn sync(&self, store: &Store) -> fieldvisit_core::Result<SyncReport> {
+        fieldvisit_core::sync::sync(store, &self.transport(), &options())
+    }
+
+    pub fn sync_via(
+        &self,
+        store: &Store,
+        transport: &dyn Transport,
+    ) -> fieldvisit_core::Result<SyncReport> {
+        fieldvisit_core::sync::sync(store, transport, &options())
+    }
+
+    /// Cadres responsible for `household` today.
+    pub fn cadres_of(&self, household: &Household) -> Vec<CadreId> {
+        let mut tx = self.storage.read().expect("read");
+        tx.cadres_in_scope(&household.id, today()).expect("cadres")
+    }
+
+    /// Records a realistic visit by scanning the household's plate.
+    pub fn record_visit(
+        &self,
+        store: &Store,
+        household: &Household,
+        seed: u64,
+    ) -> fieldvisit_core::Result<fieldvisit_core::domain::visit::VisitRecord> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let at = store.now();
+        let (content, location) = self.region.visit(&mut rng, household, at);
+        let scan = Identification::Scanned {
+            payload: self.region.plate(household),
+            scanned_at: WallTime(at.0 - 60_000),
+        };
+        store.record_visit(scan, content, Some(location))
+    }
+
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+}
