@@ -116,15 +116,14 @@ async fn sync(
     body: Body,
 ) -> Result<Json<SyncResponse>, ApiError> {
     let token = bearer(&headers)?;
+    // Authenticate before reading the body: an unknown caller gets 401 and costs no parsing.
+    let storage = state.storage.clone();
+    let device = blocking(move || crate::sync::authenticate(storage.as_ref(), &token)).await?;
     let req: SyncRequest = json_body(body).await?;
     let now = state.now();
-    blocking(move || {
-        let storage = state.storage.as_ref();
-        let device = crate::sync::authenticate(storage, &token)?;
-        crate::sync::handle(storage, &device, req, now)
-    })
-    .await
-    .map(Json)
+    blocking(move || crate::sync::handle(state.storage.as_ref(), &device, req, now))
+        .await
+        .map(Json)
 }
 
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
