@@ -139,10 +139,7 @@ pub fn run(opts: &DemoOptions, runtime: &tokio::runtime::Runtime) -> Result<Demo
         }
     })?;
     let address = listener.local_addr()?;
-    let state = AppState {
-        storage: storage.clone(),
-        clock: Arc::new(SystemClock),
-    };
+    let state = AppState::new(storage.clone(), Arc::new(SystemClock))?;
     runtime.spawn(async move {
         if let Err(e) = crate::http::serve(listener, state, std::future::pending()).await {
             tracing::error!(error = %e, "server stopped");

@@ -148,10 +148,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     listener.local_addr()?,
                     storage.describe()
                 );
-                let state = AppState {
-                    storage,
-                    clock: Arc::new(SystemClock),
-                };
+                let state = AppState::new(storage, Arc::new(SystemClock))?;
                 fieldvisit_server::http::serve(listener, state, shutdown_signal()).await
             })?;
             Ok(ExitCode::SUCCESS)

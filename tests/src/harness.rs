@@ -85,10 +85,7 @@ impl TestServer {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("ephemeral port");
         let url = format!("http://{}", listener.local_addr().expect("address"));
-        let state = AppState {
-            storage: storage.clone(),
-            clock: Arc::new(SystemClock),
-        };
+        let state = AppState::new(storage.clone(), Arc::new(SystemClock)).expect("writer thread");
         runtime.spawn(fieldvisit_server::http::serve(
             listener,
             state,

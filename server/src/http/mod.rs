@@ -24,12 +24,14 @@ use fieldvisit_core::sync::protocol::{
 
 use self::error::ApiError;
 use crate::storage::Storage;
+use crate::sync::batch::GroupCommitter;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub clock: Arc<dyn Clock>,
+    committer: GroupCommitter,
 }
 
 impl std::fmt::Debug for AppState {
@@ -41,6 +43,16 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
+    /// The state for a server on `storage`; starts the group-commit writer thread.
+    pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> std::io::Result<AppState> {
+        let committer = GroupCommitter::start(storage.clone())?;
+        Ok(AppState {
+            storage,
+            clock,
+            committer,
+        })
+    }
+
     fn now(&self) -> ServerTime {
         ServerTime(self.clock.now().0)
     }
@@ -121,9 +133,7 @@ async fn sync(
     let device = blocking(move || crate::sync::authenticate(storage.as_ref(), &token)).await?;
     let req: SyncRequest = json_body(body).await?;
     let now = state.now();
-    blocking(move || crate::sync::handle(state.storage.as_ref(), &device, req, now))
-        .await
-        .map(Json)
+    state.committer.sync(device, req, now).await.map(Json)
 }
 
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {

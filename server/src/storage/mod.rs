@@ -114,6 +114,11 @@ pub struct ServerVisit {
 /// One database transaction. Dropping it without [`Tx::commit`] rolls it back.
 pub trait Tx {
     fn commit(self: Box<Self>) -> Result<()>;
+    /// Marks a point inside the transaction that [`Tx::rollback_to_savepoint`] returns to, so
+    /// that one request's failure inside a group commit undoes only that request's work.
+    fn savepoint(&mut self) -> Result<()>;
+    fn release_savepoint(&mut self) -> Result<()>;
+    fn rollback_to_savepoint(&mut self) -> Result<()>;
 
     // ---- registry ----
     fn put_record(&mut self, record: &RegistryRecord) -> Result<()>;

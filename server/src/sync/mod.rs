@@ -3,6 +3,7 @@
 //! acknowledgement in the response is only ever sent for committed work.
 
 mod apply;
+pub mod batch;
 mod fanout;
 mod pull;
 mod push;
@@ -15,7 +16,7 @@ use fieldvisit_core::sync::protocol::{PROTOCOL_VERSION, SyncRequest, SyncRespons
 
 use crate::error::Error;
 use crate::http::error::ApiError;
-use crate::storage::{DeviceRecord, Storage};
+use crate::storage::{DeviceRecord, Storage, Tx};
 
 /// How far ahead of the server a device clock may run before its timestamps are clamped for
 /// ordering (and the device is flagged through its recorded skew).
@@ -32,9 +33,23 @@ pub fn authenticate(storage: &dyn Storage, token: &str) -> Result<DeviceRecord, 
     Ok(device)
 }
 
-/// Handles one sync request for an authenticated device.
+/// Handles one sync request for an authenticated device in its own transaction.
 pub fn handle(
     storage: &dyn Storage,
+    device: &DeviceRecord,
+    req: SyncRequest,
+    now: ServerTime,
+) -> Result<SyncResponse, ApiError> {
+    let mut tx = storage.write()?;
+    let response = handle_in(tx.as_mut(), device, req, now)?;
+    tx.commit()?;
+    Ok(response)
+}
+
+/// Handles one sync request inside the caller's write transaction; the response may be sent
+/// only after that transaction commits.
+pub fn handle_in(
+    tx: &mut dyn Tx,
     device: &DeviceRecord,
     req: SyncRequest,
     now: ServerTime,
@@ -45,17 +60,16 @@ pub fn handle(
     if req.device != device.id {
         return Err(ApiError::WrongDevice);
     }
-    let mut tx = storage.write()?;
     // Re-read inside the write lock: another request of the same device may have moved its
-    // head since authentication.
+    // head since authentication, or an admin may have revoked it.
     let device = tx
         .device(&device.id)?
         .ok_or_else(|| Error::Corrupt("authenticated device vanished".into()))?;
     if let Some(revoked) = &device.revoked {
         return Err(ApiError::Revoked(revoked.reason.clone()));
     }
-    let ack = push::push(tx.as_mut(), &device, req.push, now)?;
-    let page = pull::pull(tx.as_mut(), &device, req.cursor, req.page_bytes)?;
+    let ack = push::push(tx, &device, req.push, now)?;
+    let page = pull::pull(tx, &device, req.cursor, req.page_bytes)?;
     let clock_skew_ms = req.device_time.0.saturating_sub(now.0);
     tx.record_sync(
         &device.id,
@@ -64,7 +78,6 @@ pub fn handle(
         req.pending,
         clock_skew_ms,
     )?;
-    tx.commit()?;
     Ok(SyncResponse {
         protocol: PROTOCOL_VERSION,
         server_time: now,

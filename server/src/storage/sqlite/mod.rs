@@ -240,6 +240,20 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn savepoint(&mut self) -> Result<()> {
+        Ok(self.conn.execute_batch("SAVEPOINT request")?)
+    }
+
+    fn release_savepoint(&mut self) -> Result<()> {
+        Ok(self.conn.execute_batch("RELEASE request")?)
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Result<()> {
+        Ok(self
+            .conn
+            .execute_batch("ROLLBACK TO request; RELEASE request")?)
+    }
+
     fn put_record(&mut self, record: &RegistryRecord) -> Result<()> {
         Ok(rows::put_record(&self.conn, record)?)
     }

@@ -130,10 +130,7 @@ fn one_day(
         .build()?;
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let url = format!("http://{}", listener.local_addr()?);
-    let state = AppState {
-        storage: storage.clone(),
-        clock: Arc::new(SystemClock),
-    };
+    let state = AppState::new(storage.clone(), Arc::new(SystemClock))?;
     runtime.spawn(fieldvisit_server::http::serve(
         listener,
         state,

@@ -1,0 +1,127 @@
+//! Group commit: sync requests that arrive while a transaction is being written wait for the
+//! next one and are written together — one commit (one fsync) for many phones. Each request
+//! runs inside its own savepoint, so one request's failure undoes only its own work; no
+//! response is sent before the transaction holding it has committed.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use fieldvisit_core::clock::ServerTime;
+use fieldvisit_core::sync::protocol::{SyncRequest, SyncResponse};
+use tokio::sync::oneshot;
+
+use super::handle_in;
+use crate::http::error::ApiError;
+use crate::storage::{DeviceRecord, Storage};
+
+/// The most requests written in one transaction: bounds the latency one slow batch adds.
+pub const MAX_BATCH: usize = 64;
+
+struct Job {
+    device: DeviceRecord,
+    req: SyncRequest,
+    now: ServerTime,
+    reply: oneshot::Sender<Result<SyncResponse, ApiError>>,
+}
+
+/// Hands sync requests to the writer thread.
+#[derive(Debug, Clone)]
+pub struct GroupCommitter {
+    jobs: Sender<Job>,
+}
+
+impl GroupCommitter {
+    /// Starts the writer thread; it ends when the last handle is dropped.
+    pub fn start(storage: Arc<dyn Storage>) -> std::io::Result<GroupCommitter> {
+        let (jobs, queue) = channel();
+        std::thread::Builder::new()
+            .name("fieldvisit-writer".into())
+            .spawn(move || writer(storage.as_ref(), &queue))?;
+        Ok(GroupCommitter { jobs })
+    }
+
+    /// Handles a request in the next group commit and answers once it is durable.
+    pub async fn sync(
+        &self,
+        device: DeviceRecord,
+        req: SyncRequest,
+        now: ServerTime,
+    ) -> Result<SyncResponse, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                device,
+                req,
+                now,
+                reply,
+            })
+            .map_err(|_| ApiError::Unavailable)?;
+        answer.await.map_err(|_| ApiError::Unavailable)?
+    }
+}
+
+fn writer(storage: &dyn Storage, queue: &Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        write_batch(storage, batch);
+    }
+}
+
+fn write_batch(storage: &dyn Storage, batch: Vec<Job>) {
+    let mut tx = match storage.write() {
+        Ok(tx) => tx,
+        Err(e) => {
+            let message = e.to_string();
+            for job in batch {
+                let _ = job
+                    .reply
+                    .send(Err(ApiError::Internal(crate::error::Error::Unavailable(
+                        message.clone(),
+                    ))));
+            }
+            return;
+        }
+    };
+    let mut done = Vec::with_capacity(batch.len());
+    for job in batch {
+        let result = match tx.savepoint() {
+            Ok(()) => {
+                let result = handle_in(tx.as_mut(), &job.device, job.req, job.now);
+                let closed = if result.is_ok() {
+                    tx.release_savepoint()
+                } else {
+                    tx.rollback_to_savepoint()
+                };
+                match closed {
+                    Ok(()) => result,
+                    Err(e) => Err(ApiError::Internal(e)),
+                }
+            }
+            Err(e) => Err(ApiError::Internal(e)),
+        };
+        done.push((job.reply, result));
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for (reply, result) in done {
+                // A caller that went away (timeout, dropped connection) will retry; its work
+                // is committed and the retry is acknowledged without being stored twice.
+                let _ = reply.send(result);
+            }
+        }
+        Err(e) => {
+            let message = e.to_string();
+            for (reply, _) in done {
+                let _ = reply.send(Err(ApiError::Internal(crate::error::Error::Unavailable(
+                    message.clone(),
+                ))));
+            }
+        }
+    }
+}
