@@ -2,20 +2,20 @@
 //! for the cadre's lists, scope checks, and resolving a scanned plate or typed code to a
 //! household.
 
-use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
 use crate::clock::WallTime;
 use crate::codes::{CodeKind, HumanCode};
-use crate::domain::{
-    Area, Assignment, Cadre, CodeEntry, GeoPoint, Household, Measure, Member, RegistryRecord,
-    VillagePost,
-};
+use crate::domain::{Household, Measure, Member, RegistryRecord};
 use crate::error::{Error, Result};
-use crate::ids::{CadreId, HouseholdId, MemberId};
-use crate::plate::{AuthorityKey, PlateError, VerifiedPlate, verify_plate};
+use crate::ids::HouseholdId;
+use crate::plate::{PlateError, VerifiedPlate, verify_plate};
+use crate::rows;
+pub(super) use crate::rows::{
+    household_by_code, household_by_id, in_scope, member_by_id, put_authority_key,
+};
 
 /// A household as listed on the phone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,308 +54,8 @@ pub struct Scanned {
     pub scanned_at: WallTime,
 }
 
-pub(super) fn put_authority_key(conn: &Connection, key: &AuthorityKey) -> Result<()> {
-    conn.execute(
-        "INSERT INTO authority_key (key_id, public_key) VALUES (?1, ?2)
-         ON CONFLICT (key_id) DO UPDATE SET public_key = excluded.public_key",
-        params![key.key_id, key.public_key.as_slice()],
-    )?;
-    Ok(())
-}
-
-fn json<T: Serialize>(value: &T) -> Result<String> {
-    Ok(serde_json::to_string(value)?)
-}
-
-fn date_text(d: Option<NaiveDate>) -> Option<String> {
-    d.map(|d| d.to_string())
-}
-
-fn put_record(conn: &Connection, record: &RegistryRecord) -> Result<()> {
-    match record {
-        RegistryRecord::Code(c) => {
-            conn.execute(
-                "INSERT INTO code_list (list, code, label_zh, label_en, parent)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (list, code) DO UPDATE SET label_zh = excluded.label_zh,
-                     label_en = excluded.label_en, parent = excluded.parent",
-                params![c.list, c.code, c.label_zh, c.label_en, c.parent],
-            )?;
-        }
-        RegistryRecord::Area(a) => {
-            conn.execute(
-                "INSERT OR REPLACE INTO area (code, name, parent, is_poor_village, lat, lon)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    a.code,
-                    a.name,
-                    a.parent,
-                    a.is_poor_village,
-                    a.location.map(|p| p.lat),
-                    a.location.map(|p| p.lon)
-                ],
-            )?;
-        }
-        RegistryRecord::Household(h) => {
-            conn.execute(
-                "INSERT INTO household (id, code, plate_issue, village, group_name, head, phone,
-                     ident_standard, attribute, main_cause, other_causes, poverty_status,
-                     identified_year, exit_year, housing_area_m2, housing_structure,
-                     housing_safety, drinking_water, lat, lon)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                     ?17, ?18, ?19, ?20)
-                 ON CONFLICT (id) DO UPDATE SET code = excluded.code,
-                     plate_issue = excluded.plate_issue, village = excluded.village,
-                     group_name = excluded.group_name, head = excluded.head,
-                     phone = excluded.phone, ident_standard = excluded.ident_standard,
-                     attribute = excluded.attribute, main_cause = excluded.main_cause,
-                     other_causes = excluded.other_causes,
-                     poverty_status = excluded.poverty_status,
-                     identified_year = excluded.identified_year, exit_year = excluded.exit_year,
-                     housing_area_m2 = excluded.housing_area_m2,
-                     housing_structure = excluded.housing_structure,
-                     housing_safety = excluded.housing_safety,
-                     drinking_water = excluded.drinking_water, lat = excluded.lat,
-                     lon = excluded.lon",
-                params![
-                    h.id.as_str(),
-                    h.code.as_str(),
-                    h.plate_issue,
-                    h.village,
-                    h.group_name,
-                    h.head.as_ref().map(MemberId::as_str),
-                    h.phone,
-                    h.ident_standard,
-                    h.attribute,
-                    h.main_cause,
-                    json(&h.other_causes)?,
-                    h.poverty_status,
-                    h.identified_year,
-                    h.exit_year,
-                    h.housing_area_m2,
-                    h.housing_structure,
-                    h.housing_safety,
-                    h.drinking_water,
-                    h.location.map(|p| p.lat),
-                    h.location.map(|p| p.lon),
-                ],
-            )?;
-        }
-        RegistryRecord::Member(m) => {
-            conn.execute(
-                "INSERT OR REPLACE INTO member (id, household, person_code, name, resident_id, sex,
-                     birth_date, ethnicity, relationship, education, school_status, health,
-                     labour_skill, work_status, work_months, dibao, wubao, medical_insured,
-                     serious_illness_insured)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                     ?17, ?18, ?19)",
-                params![
-                    m.id.as_str(),
-                    m.household.as_str(),
-                    m.person_code.as_ref().map(HumanCode::as_str),
-                    m.name,
-                    m.resident_id,
-                    m.sex,
-                    date_text(m.birth_date),
-                    m.ethnicity,
-                    m.relationship,
-                    m.education,
-                    m.school_status,
-                    m.health,
-                    m.labour_skill,
-                    m.work_status,
-                    m.work_months,
-                    m.dibao,
-                    m.wubao,
-                    m.medical_insured,
-                    m.serious_illness_insured,
-                ],
-            )?;
-        }
-        RegistryRecord::Cadre(c) => {
-            conn.execute(
-                "INSERT OR REPLACE INTO cadre (id, name, phone, work_unit, title, rank, role)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    c.id.as_str(),
-                    c.name,
-                    c.phone,
-                    c.work_unit,
-                    c.title,
-                    c.rank,
-                    c.role
-                ],
-            )?;
-        }
-        RegistryRecord::Assignment(a) => {
-            conn.execute(
-                "INSERT OR REPLACE INTO assignment (id, cadre, household, from_date, to_date)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    a.id.as_str(),
-                    a.cadre.as_str(),
-                    a.household.as_str(),
-                    a.from.to_string(),
-                    date_text(a.to)
-                ],
-            )?;
-        }
-        RegistryRecord::VillagePost(p) => {
-            conn.execute(
-                "INSERT OR REPLACE INTO village_post (id, cadre, village, from_date, to_date)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    p.id.as_str(),
-                    p.cadre.as_str(),
-                    p.village,
-                    p.from.to_string(),
-                    date_text(p.to)
-                ],
-            )?;
-        }
-        RegistryRecord::Measure(m) => {
-            conn.execute(
-                "INSERT OR REPLACE INTO measure (id, household, category, content, date,
-                     cost_yuan, acknowledged)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    m.id.as_str(),
-                    m.household.as_str(),
-                    m.category,
-                    m.content,
-                    m.date.to_string(),
-                    m.cost_yuan,
-                    m.acknowledged
-                ],
-            )?;
-        }
-        RegistryRecord::AuthorityKey(k) => put_authority_key(conn, k)?,
-    }
-    Ok(())
-}
-
-fn opt_point(lat: Option<f64>, lon: Option<f64>) -> Option<GeoPoint> {
-    match (lat, lon) {
-        (Some(lat), Some(lon)) => Some(GeoPoint { lat, lon }),
-        _ => None,
-    }
-}
-
 fn corrupt<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> Error {
     move |e| Error::Corrupt(format!("{what}: {e}"))
-}
-
-fn parse_date(text: Option<String>) -> Result<Option<NaiveDate>> {
-    text.map(|t| t.parse::<NaiveDate>().map_err(corrupt("stored date")))
-        .transpose()
-}
-
-const HOUSEHOLD_COLUMNS: &str = "id, code, plate_issue, village, group_name, head, phone,
-    ident_standard, attribute, main_cause, other_causes, poverty_status, identified_year,
-    exit_year, housing_area_m2, housing_structure, housing_safety, drinking_water, lat, lon";
-
-fn household_from_row(r: &Row<'_>) -> Result<Household> {
-    let causes: String = r.get(10)?;
-    Ok(Household {
-        id: HouseholdId::new(r.get::<_, String>(0)?).map_err(corrupt("household id"))?,
-        code: HumanCode::parse(&r.get::<_, String>(1)?).map_err(corrupt("household code"))?,
-        plate_issue: r.get(2)?,
-        village: r.get(3)?,
-        group_name: r.get(4)?,
-        head: r
-            .get::<_, Option<String>>(5)?
-            .map(MemberId::new)
-            .transpose()
-            .map_err(corrupt("head"))?,
-        phone: r.get(6)?,
-        ident_standard: r.get(7)?,
-        attribute: r.get(8)?,
-        main_cause: r.get(9)?,
-        other_causes: serde_json::from_str(&causes).map_err(corrupt("other causes"))?,
-        poverty_status: r.get(11)?,
-        identified_year: r.get(12)?,
-        exit_year: r.get(13)?,
-        housing_area_m2: r.get(14)?,
-        housing_structure: r.get(15)?,
-        housing_safety: r.get(16)?,
-        drinking_water: r.get(17)?,
-        location: opt_point(r.get(18)?, r.get(19)?),
-    })
-}
-
-const MEMBER_COLUMNS: &str = "id, household, person_code, name, resident_id, sex, birth_date,
-    ethnicity, relationship, education, school_status, health, labour_skill, work_status,
-    work_months, dibao, wubao, medical_insured, serious_illness_insured";
-
-fn member_from_row(r: &Row<'_>) -> Result<Member> {
-    Ok(Member {
-        id: MemberId::new(r.get::<_, String>(0)?).map_err(corrupt("member id"))?,
-        household: HouseholdId::new(r.get::<_, String>(1)?).map_err(corrupt("household id"))?,
-        person_code: r
-            .get::<_, Option<String>>(2)?
-            .map(|c| HumanCode::parse(&c))
-            .transpose()
-            .map_err(corrupt("person code"))?,
-        name: r.get(3)?,
-        resident_id: r.get(4)?,
-        sex: r.get(5)?,
-        birth_date: parse_date(r.get(6)?)?,
-        ethnicity: r.get(7)?,
-        relationship: r.get(8)?,
-        education: r.get(9)?,
-        school_status: r.get(10)?,
-        health: r.get(11)?,
-        labour_skill: r.get(12)?,
-        work_status: r.get(13)?,
-        work_months: r.get(14)?,
-        dibao: r.get(15)?,
-        wubao: r.get(16)?,
-        medical_insured: r.get(17)?,
-        serious_illness_insured: r.get(18)?,
-    })
-}
-
-pub(super) fn household_by_id(conn: &Connection, id: &HouseholdId) -> Result<Option<Household>> {
-    let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM household WHERE id = ?1");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query([id.as_str()])?;
-    rows.next()?.map(household_from_row).transpose()
-}
-
-pub(super) fn household_by_code(conn: &Connection, code: &HumanCode) -> Result<Option<Household>> {
-    let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM household WHERE code = ?1");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query([code.as_str()])?;
-    rows.next()?.map(household_from_row).transpose()
-}
-
-pub(super) fn member_by_id(conn: &Connection, id: &MemberId) -> Result<Option<Member>> {
-    let sql = format!("SELECT {MEMBER_COLUMNS} FROM member WHERE id = ?1");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query([id.as_str()])?;
-    rows.next()?.map(member_from_row).transpose()
-}
-
-/// Whether `cadre` is responsible for `household` on `day`: through an assignment, or a
-/// village post covering the household's village.
-pub(super) fn in_scope(
-    conn: &Connection,
-    cadre: &CadreId,
-    household: &HouseholdId,
-    day: NaiveDate,
-) -> Result<bool> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM assignment
-                        WHERE cadre = ?1 AND household = ?2 AND from_date <= ?3
-                          AND (to_date IS NULL OR to_date >= ?3))
-             OR EXISTS (SELECT 1 FROM village_post p JOIN household h ON h.village = p.village
-                        WHERE p.cadre = ?1 AND h.id = ?2 AND p.from_date <= ?3
-                          AND (p.to_date IS NULL OR p.to_date >= ?3))",
-    )?;
-    Ok(stmt.query_row(
-        params![cadre.as_str(), household.as_str(), day.to_string()],
-        |r| r.get(0),
-    )?)
 }
 
 /// The households in scope for `cadre` on `day`, with the SQL that selects their ids.
@@ -415,7 +115,7 @@ impl Store {
         let codes_changed = records.iter().any(|r| matches!(r, RegistryRecord::Code(_)));
         self.write(|tx| {
             for record in records {
-                put_record(tx, record)?;
+                rows::put_record(tx, record)?;
             }
             Ok(())
         })?;
@@ -475,33 +175,8 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            let sql = format!(
-                "SELECT {MEMBER_COLUMNS} FROM member WHERE household = ?1 ORDER BY relationship, id"
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query([id.as_str()])?;
-            let mut members = Vec::new();
-            while let Some(r) = rows.next()? {
-                members.push(member_from_row(r)?);
-            }
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, household, category, content, date, cost_yuan, acknowledged
-                 FROM measure WHERE household = ?1 ORDER BY date, id",
-            )?;
-            let mut rows = stmt.query([id.as_str()])?;
-            let mut measures = Vec::new();
-            while let Some(r) = rows.next()? {
-                measures.push(Measure {
-                    id: crate::ids::MeasureId::new(r.get::<_, String>(0)?)
-                        .map_err(corrupt("measure id"))?,
-                    household: id.clone(),
-                    category: r.get(2)?,
-                    content: r.get(3)?,
-                    date: parse_date(Some(r.get(4)?))?.unwrap_or_default(),
-                    cost_yuan: r.get(5)?,
-                    acknowledged: r.get(6)?,
-                });
-            }
+            let members = rows::members_of(conn, id)?;
+            let measures = rows::measures_of(conn, id)?;
             let in_scope = match Store::cadre(conn) {
                 Ok(cadre) => in_scope(conn, &cadre, id, today)?,
                 Err(Error::NotEnrolled) => false,
@@ -543,7 +218,7 @@ pub(super) fn resolve_plate(
     conn: &Connection,
     payload: &str,
 ) -> Result<(VerifiedPlate, Household)> {
-    let keys = authority_keys(conn)?;
+    let keys = rows::authority_keys(conn)?;
     let plate = verify_plate(payload, &keys)?;
     if plate.code.kind() != CodeKind::Household {
         return Err(Error::NotAHouseholdCode);
@@ -558,23 +233,3 @@ pub(super) fn resolve_plate(
     }
     Ok((plate, household))
 }
-
-fn authority_keys(conn: &Connection) -> Result<Vec<AuthorityKey>> {
-    let mut stmt = conn.prepare_cached("SELECT key_id, public_key FROM authority_key")?;
-    let mut rows = stmt.query([])?;
-    let mut keys = Vec::new();
-    while let Some(r) = rows.next()? {
-        let public: Vec<u8> = r.get(1)?;
-        keys.push(AuthorityKey {
-            key_id: r.get(0)?,
-            public_key: public
-                .try_into()
-                .map_err(|_| Error::Corrupt("authority key length".into()))?,
-        });
-    }
-    Ok(keys)
-}
-
-// Keep the unused-import lint quiet for types only named in docs and signatures elsewhere.
-#[allow(dead_code)]
-fn _types(_: Area, _: Assignment, _: Cadre, _: CodeEntry, _: VillagePost) {}
