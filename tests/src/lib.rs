@@ -2,4 +2,5 @@
 //! latencies and summarising them the way docs/benchmarks.md reports them.
 
 pub mod harness;
+pub mod sim;
 pub mod stats;

@@ -244,4 +244,6 @@ pub trait Tx {
     ) -> Result<Vec<(u64, FeedItem)>>;
     /// The position of a device's last feed entry (0 when empty).
     fn feed_head(&mut self, device: &DeviceId) -> Result<u64>;
+    /// Every household a device's feed has ever sent it in full.
+    fn households_sent(&mut self, device: &DeviceId) -> Result<Vec<HouseholdId>>;
 }

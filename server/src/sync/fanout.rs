@@ -86,9 +86,20 @@ pub fn feed_household(tx: &mut dyn Tx, device: &DeviceId, household: &HouseholdI
 }
 
 /// Everything a freshly enrolled device must receive: its cadre, the plate keys, the cadre's
-/// assignments and posts, and every household in scope with its areas.
+/// assignments and posts, and every household in scope with its areas. A device enrolled
+/// before (found again after a revocation, or handed to another cadre) is also told to purge
+/// every household it was sent that is no longer in its scope: no purge reached it meanwhile.
 pub fn seed_device_feed(tx: &mut dyn Tx, device: &DeviceRecord, now: ServerTime) -> Result<()> {
     let id = device.id;
+    let in_scope: BTreeSet<HouseholdId> = tx
+        .households_in_scope(&device.cadre, today(now))?
+        .into_iter()
+        .collect();
+    for household in tx.households_sent(&id)? {
+        if !in_scope.contains(&household) {
+            tx.append_feed(&id, &FeedItem::Purge(household))?;
+        }
+    }
     tx.append_feed(&id, &FeedItem::Cadre(device.cadre.clone()))?;
     for key in tx.authority_keys()? {
         tx.append_feed(&id, &FeedItem::AuthorityKey(key.key_id))?;

@@ -782,6 +782,18 @@ impl Tx for SqliteTx<'_> {
         Ok(out)
     }
 
+    fn households_sent(&mut self, device: &DeviceId) -> Result<Vec<HouseholdId>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT ref FROM feed WHERE device = ?1 AND kind = 'household' ORDER BY ref",
+        )?;
+        let mut rows = stmt.query([device.to_string()])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(HouseholdId::new(r.get::<_, String>(0)?).map_err(corrupt("household id"))?);
+        }
+        Ok(out)
+    }
+
     fn feed_head(&mut self, device: &DeviceId) -> Result<u64> {
         let head: Option<i64> = self
             .conn
