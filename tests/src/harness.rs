@@ -158,3 +158,100 @@ impl TestServer {
         &self.runtime
     }
 }
+
+/// A phone at the protocol level: its own key and chain, for tests that must push what a
+/// genuine store would refuse to make (a modified or hostile client).
+pub struct RawDevice {
+    pub device: fieldvisit_core::ids::DeviceId,
+    pub key: ed25519_dalek::SigningKey,
+    pub token: String,
+    pub cadre: CadreId,
+    pub head: fieldvisit_core::journal::ChainPoint,
+    hlc: fieldvisit_core::clock::Hlc,
+}
+
+impl std::fmt::Debug for RawDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawDevice")
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+impl TestServer {
+    /// Enrolls a protocol-level device for `cadre` with a key made from `seed`.
+    pub fn raw_device(&self, cadre: &CadreId, seed: u8) -> RawDevice {
+        use fieldvisit_core::sync::protocol::{EnrollRequest, PROTOCOL_VERSION};
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let device = fieldvisit_core::ids::DeviceId::generate(SystemClock.now());
+        let code =
+            fieldvisit_server::enroll::create_code(self.storage.as_ref(), cadre, now(), 3_600_000)
+                .expect("enrollment code");
+        let answer = self
+            .transport()
+            .enroll(&EnrollRequest {
+                protocol: PROTOCOL_VERSION,
+                code: code.code,
+                device,
+                public_key: key.verifying_key().to_bytes(),
+                app_version: "raw".into(),
+            })
+            .expect("enrollment");
+        RawDevice {
+            device,
+            key,
+            token: answer.body.token,
+            cadre: cadre.clone(),
+            head: fieldvisit_core::journal::ChainPoint::START,
+            hlc: fieldvisit_core::clock::Hlc::ZERO,
+        }
+    }
+}
+
+impl RawDevice {
+    /// The next operation of this device's chain carrying `body`, signed.
+    pub fn next(
+        &mut self,
+        body: &fieldvisit_core::journal::OpBody,
+    ) -> fieldvisit_core::sync::protocol::PushedOp {
+        let at = SystemClock.now();
+        self.hlc = fieldvisit_core::clock::Hlc::tick(self.hlc, at);
+        let op = fieldvisit_core::journal::UnsignedOperation {
+            id: fieldvisit_core::ids::OpId::generate(at),
+            device: self.device,
+            seq: self.head.seq + 1,
+            hlc: self.hlc,
+            wall: at,
+            kind: body.kind().into(),
+            payload: body.to_payload().expect("payload"),
+            prev_hash: self.head.hash,
+        }
+        .sign(&self.key);
+        self.head = fieldvisit_core::journal::ChainPoint {
+            seq: op.seq,
+            hash: op.digest(),
+        };
+        fieldvisit_core::sync::protocol::PushedOp::from_operation(&op)
+    }
+
+    /// Pushes `ops` in one request and returns the server's answer.
+    pub fn push(
+        &self,
+        server: &TestServer,
+        ops: Vec<fieldvisit_core::sync::protocol::PushedOp>,
+    ) -> Result<fieldvisit_core::sync::protocol::SyncResponse, fieldvisit_core::sync::TransportError>
+    {
+        use fieldvisit_core::sync::protocol::{DEFAULT_PAGE_BYTES, PROTOCOL_VERSION, SyncRequest};
+        let req = SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            device: self.device,
+            app_version: "raw".into(),
+            device_time: SystemClock.now(),
+            push: ops,
+            cursor: 0,
+            page_bytes: DEFAULT_PAGE_BYTES,
+            pending: 0,
+        };
+        server.transport().sync(&self.token, &req).map(|e| e.body)
+    }
+}

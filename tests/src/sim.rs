@@ -311,11 +311,9 @@ pub fn run(config: SimConfig) -> Result<SimStats, String> {
                     }
                 }
             }
-            55..=84 => {
-                if !phone.revoked {
-                    stats.syncs += 1;
-                    let _ = fieldvisit_core::sync::sync(&phone.store, &link, &options());
-                }
+            55..=84 if !phone.revoked => {
+                stats.syncs += 1;
+                let _ = fieldvisit_core::sync::sync(&phone.store, &link, &options());
             }
             85..=89 => {
                 // The county moves a household to another phone's cadre.
@@ -360,12 +358,10 @@ pub fn run(config: SimConfig) -> Result<SimStats, String> {
     if let Ok(mut rate) = link.fault_rate.lock() {
         *rate = 0.0;
     }
-    for i in 0..phones.len() {
-        if phones[i].revoked {
-            let cadre = phones[i].cadre.clone();
-            enroll(&server, &link, &phones[i].store, &cadre)?;
-            phones[i].revoked = false;
-        }
+    for phone in phones.iter_mut().filter(|p| p.revoked) {
+        let cadre = phone.cadre.clone();
+        enroll(&server, &link, &phone.store, &cadre)?;
+        phone.revoked = false;
     }
     for round in 0..3 {
         for (i, phone) in phones.iter().enumerate() {
