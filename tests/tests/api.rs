@@ -137,3 +137,19 @@ fn a_compressed_request_is_read_and_the_health_check_answers() {
     .unwrap();
     assert_eq!(health["status"], "ok");
 }
+
+#[test]
+fn the_openapi_document_is_served_and_names_every_endpoint() {
+    let server = TestServer::start(27);
+    let doc: serde_json::Value = serde_json::from_slice(
+        &reqwest::blocking::get(format!("{}/v1/openapi.json", server.url))
+            .unwrap()
+            .bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    for path in ["/v1/enroll", "/v1/sync", "/v1/health"] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+}

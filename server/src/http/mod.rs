@@ -1,4 +1,5 @@
-//! The HTTP face of the server (axum): `POST /v1/enroll`, `POST /v1/sync`, `GET /v1/health`.
+//! The HTTP face of the server (axum): `POST /v1/enroll`, `POST /v1/sync`, `GET /v1/health`,
+//! `GET /v1/openapi.json`.
 //! Bodies are JSON, gzip- or zstd-compressed either way; storage work runs on blocking threads
 //! so that slow disks never stall the async workers.
 
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/enroll", post(enroll))
         .route("/v1/sync", post(sync))
         .route("/v1/health", get(health))
+        .route("/v1/openapi.json", get(openapi))
         .layer(CompressionLayer::new().gzip(true).zstd(true))
         .layer(RequestDecompressionLayer::new().gzip(true).zstd(true))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -134,6 +136,13 @@ async fn sync(
     let req: SyncRequest = json_body(body).await?;
     let now = state.now();
     state.committer.sync(device, req, now).await.map(Json)
+}
+
+/// The API described for other clients and for property-based API fuzzing.
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
