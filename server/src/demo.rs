@@ -165,10 +165,8 @@ pub fn run(opts: &DemoOptions, runtime: &tokio::runtime::Runtime) -> Result<Demo
 
     let now = SystemClock.now();
     let options = SyncOptions::default();
-    let errors = AtomicU64::new(0);
-    let bytes_up = AtomicU64::new(0);
-    let bytes_down = AtomicU64::new(0);
-    let latencies = Mutex::new(Vec::new());
+    let tally = Tally::default();
+    let errors = &tally.errors;
     let transport = HttpTransport::new(&url).map_err(|e| Error::Unavailable(e.to_string()))?;
 
     // Enrollment: an admin makes a code per phone; each phone redeems it and pulls its scope.
@@ -186,16 +184,8 @@ pub fn run(opts: &DemoOptions, runtime: &tokio::runtime::Runtime) -> Result<Demo
             cadre: cadre.clone(),
         });
     }
-    run_syncs(
-        &devices,
-        &transport,
-        &options,
-        opts.concurrency,
-        &errors,
-        &bytes_up,
-        &bytes_down,
-        &latencies,
-    );
+    let everyone: Vec<&Device> = devices.iter().collect();
+    run_syncs(&everyone, &transport, &options, opts.concurrency, &tally);
 
     // Offline work: each phone records one to three visits by scanning door plates.
     let mut recorded = 0u64;
@@ -228,16 +218,7 @@ pub fn run(opts: &DemoOptions, runtime: &tokio::runtime::Runtime) -> Result<Demo
     for _ in 0..2 {
         order.shuffle(&mut rng);
         let shuffled: Vec<&Device> = order.iter().map(|&i| &devices[i]).collect();
-        run_syncs(
-            &shuffled,
-            &transport,
-            &options,
-            opts.concurrency,
-            &errors,
-            &bytes_up,
-            &bytes_down,
-            &latencies,
-        );
+        run_syncs(&shuffled, &transport, &options, opts.concurrency, &tally);
     }
     for device in &devices {
         if device.store.verify_journal().is_err() {
@@ -254,6 +235,12 @@ pub fn run(opts: &DemoOptions, runtime: &tokio::runtime::Runtime) -> Result<Demo
             tx.conflicts(usize::MAX)?.len() as u64,
         )
     };
+    let Tally {
+        errors,
+        bytes_up,
+        bytes_down,
+        latencies,
+    } = tally;
     let latencies = latencies.into_inner().unwrap_or_else(|p| p.into_inner());
     let summary = DemoSummary {
         seed: opts.seed,
@@ -281,51 +268,39 @@ pub fn run(opts: &DemoOptions, runtime: &tokio::runtime::Runtime) -> Result<Demo
     })
 }
 
-trait Fleet: Sync {
-    fn device(&self, i: usize) -> &Device;
-    fn count(&self) -> usize;
+/// What the fleet's syncs add up to.
+#[derive(Default)]
+struct Tally {
+    errors: AtomicU64,
+    bytes_up: AtomicU64,
+    bytes_down: AtomicU64,
+    latencies: Mutex<Vec<f64>>,
 }
 
-impl Fleet for Vec<Device> {
-    fn device(&self, i: usize) -> &Device {
-        &self[i]
-    }
-    fn count(&self) -> usize {
-        self.len()
-    }
-}
-
-impl Fleet for Vec<&Device> {
-    fn device(&self, i: usize) -> &Device {
-        self[i]
-    }
-    fn count(&self) -> usize {
-        self.len()
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
 fn run_syncs(
-    fleet: &dyn Fleet,
+    fleet: &[&Device],
     transport: &HttpTransport,
     options: &SyncOptions,
     concurrency: usize,
-    errors: &AtomicU64,
-    bytes_up: &AtomicU64,
-    bytes_down: &AtomicU64,
-    latencies: &Mutex<Vec<f64>>,
+    tally: &Tally,
 ) {
+    let Tally {
+        errors,
+        bytes_up,
+        bytes_down,
+        latencies,
+    } = tally;
     let next = AtomicU64::new(0);
     std::thread::scope(|s| {
         for _ in 0..concurrency.max(1) {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    if i >= fleet.count() {
+                    let Some(device) = fleet.get(i) else {
                         break;
-                    }
+                    };
                     let started = Instant::now();
-                    match sync(&fleet.device(i).store, transport, options) {
+                    match sync(&device.store, transport, options) {
                         Ok(report) => {
                             bytes_up.fetch_add(report.bytes_up, Ordering::Relaxed);
                             bytes_down.fetch_add(report.bytes_down, Ordering::Relaxed);
