@@ -2,5 +2,6 @@
 //! latencies and summarising them the way docs/benchmarks.md reports them.
 
 pub mod harness;
+pub mod proxy;
 pub mod sim;
 pub mod stats;
