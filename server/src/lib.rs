@@ -4,6 +4,7 @@
 //! storage is a trait with an embedded SQLite backend (`storage`).
 
 pub mod admin;
+pub mod audit;
 pub mod demo;
 pub mod enroll;
 pub mod error;

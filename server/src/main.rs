@@ -93,6 +93,13 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Verify every device's hash chain and signatures across the whole database.
+    Audit {
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// List enrolled phones with their sync health.
     Devices {
         #[arg(long, default_value = "fieldvisit.db")]
@@ -234,6 +241,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             admin::revoke(&storage, &device, &reason, now())?;
             println!("revoked {device}");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { db, json } => {
+            let storage = SqliteStorage::open(&db)?;
+            let report = fieldvisit_server::audit::audit(&storage)?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "{} devices, {} operations checked",
+                    report.devices, report.operations
+                );
+                for b in &report.breaks {
+                    println!("BROKEN device {} (cadre {}): {}", b.device, b.cadre, b.at);
+                }
+                if report.breaks.is_empty() {
+                    println!("every chain verifies");
+                }
+            }
+            Ok(if report.breaks.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Devices { db, json } => {
             let storage = SqliteStorage::open(&db)?;
