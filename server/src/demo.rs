@@ -65,8 +65,11 @@ pub struct DemoSummary {
     pub rejected: u64,
     /// Field values that lost a last-writer-wins merge (kept in the conflict log).
     pub conflicts: u64,
-    /// Syncs or journal checks that failed.
+    /// Syncs, journal checks or audit findings that failed.
     pub errors: u64,
+    /// Operations whose chain and signature the end-of-run audit of the server database
+    /// verified.
+    pub audited: u64,
     pub syncs: u64,
     pub sync_latency: Latency,
     pub bytes_up: u64,
@@ -235,6 +238,10 @@ pub fn run(opts: &DemoOptions, runtime: &tokio::runtime::Runtime) -> Result<Demo
             tx.conflicts(usize::MAX)?.len() as u64,
         )
     };
+    let audit = crate::audit::audit(storage.as_ref())?;
+    tally
+        .errors
+        .fetch_add(audit.breaks.len() as u64, Ordering::Relaxed);
     let Tally {
         errors,
         bytes_up,
@@ -252,6 +259,7 @@ pub fn run(opts: &DemoOptions, runtime: &tokio::runtime::Runtime) -> Result<Demo
         rejected,
         conflicts,
         errors: errors.into_inner(),
+        audited: audit.operations,
         syncs: latencies.len() as u64,
         sync_latency: latency(latencies),
         bytes_up: bytes_up.into_inner(),
@@ -334,6 +342,10 @@ pub fn print_summary(s: &DemoSummary) {
     println!("  rejected   {}", s.rejected);
     println!("  conflicts  {}", s.conflicts);
     println!("  errors     {}", s.errors);
+    println!(
+        "  audit      {} operations checked on the server (chains, signatures)",
+        s.audited
+    );
     println!(
         "  syncs      {} — latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         s.syncs,
