@@ -52,7 +52,26 @@ fn user_version(conn: &Connection) -> Result<u32> {
 
 /// Opens the writer connection, creating or upgrading the schema.
 pub fn open_writer(path: &Path, schema: &Schema) -> Result<Connection> {
+    open_writer_keyed(path, schema, None)
+}
+
+/// Unlocks a SQLCipher database with `key`; it must be the first statement on a connection.
+/// Only builds with the `sqlcipher` feature pass a key (plain SQLite ignores the pragma).
+fn apply_key(conn: &Connection, key: Option<&str>) -> Result<()> {
+    if let Some(key) = key {
+        conn.pragma_update(None, "key", key)?;
+    }
+    Ok(())
+}
+
+/// [`open_writer`] for a database encrypted under `key` (or a plain one, with `None`).
+pub(crate) fn open_writer_keyed(
+    path: &Path,
+    schema: &Schema,
+    key: Option<&str>,
+) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
+    apply_key(&conn, key)?;
     configure(&conn)?;
     // Reading the version before switching to WAL surfaces "not a database" right away.
     let found = user_version(&conn)?;
@@ -82,12 +101,22 @@ pub fn open_writer(path: &Path, schema: &Schema) -> Result<Connection> {
 
 /// Opens a read-only connection on a database the writer has already brought up to date.
 pub fn open_reader(path: &Path, schema: &Schema) -> Result<Connection> {
+    open_reader_keyed(path, schema, None)
+}
+
+/// [`open_reader`] for a database encrypted under `key` (or a plain one, with `None`).
+pub(crate) fn open_reader_keyed(
+    path: &Path,
+    schema: &Schema,
+    key: Option<&str>,
+) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI,
     )?;
+    apply_key(&conn, key)?;
     configure(&conn)?;
     let found = user_version(&conn)?;
     if found != schema.version {

@@ -70,10 +70,30 @@ impl Store {
 
     /// Opens (or creates) the store at `path`, reading time from `clock`.
     pub fn open_with_clock(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Store> {
-        let path = path.as_ref().to_path_buf();
-        let mut writer = crate::sqlite::open_writer(&path, &schema::DEVICE)?;
+        Self::open_keyed(path.as_ref(), clock, None)
+    }
+
+    /// Opens (or creates) the store at `path` encrypted at rest (SQLCipher) under
+    /// `passphrase`. A wrong passphrase, a missing one, or a plain store answers
+    /// [`Error::NotADatabase`] before anything is written: the file is left as it was.
+    #[cfg(feature = "sqlcipher")]
+    pub fn open_encrypted(path: impl AsRef<Path>, passphrase: &str) -> Result<Store> {
+        if passphrase.is_empty() {
+            // SQLCipher reads an empty key as "no encryption".
+            return Err(crate::validate::Invalid::new(
+                "passphrase",
+                crate::validate::Reason::Required,
+            )
+            .into());
+        }
+        Self::open_keyed(path.as_ref(), Arc::new(SystemClock), Some(passphrase))
+    }
+
+    fn open_keyed(path: &Path, clock: Arc<dyn Clock>, key: Option<&str>) -> Result<Store> {
+        let path = path.to_path_buf();
+        let mut writer = crate::sqlite::open_writer_keyed(&path, &schema::DEVICE, key)?;
         let device = identity::DeviceKey::load_or_create(&mut writer, clock.now())?;
-        let reader = crate::sqlite::open_reader(&path, &schema::DEVICE)?;
+        let reader = crate::sqlite::open_reader_keyed(&path, &schema::DEVICE, key)?;
         let store = Store {
             path,
             writer: Mutex::new(Some(writer)),
