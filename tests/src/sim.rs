@@ -2,7 +2,8 @@
 //! then) and several phones that work offline — visits, amendments, household and member
 //! edits — and sync at random moments through a link that drops requests, loses responses
 //! after the server committed, and sends requests twice; the county reassigns households and
-//! revokes and re-enrolls phones meanwhile. After everyone finally syncs on a clean link, the
+//! revokes and re-enrolls phones meanwhile; and an earlier request of a phone may reach the
+//! server after a later one. After everyone finally syncs on a clean link, the
 //! invariants of `check` must hold.
 //!
 //! A seed fixes every choice the simulation makes, and the phones' clocks (a shared manual
@@ -128,6 +129,9 @@ enum Fault {
     DropRequest,
     DropResponse,
     Duplicate,
+    /// An earlier request of the same phone, held up somewhere on the network, reaches the
+    /// server after the current one.
+    LateEarlierRequest,
 }
 
 /// The link between the phones and the server: it follows the server to its current address
@@ -137,6 +141,8 @@ struct FaultyLink {
     rng: Mutex<ChaCha8Rng>,
     fault_rate: Mutex<f64>,
     faults: AtomicU64,
+    /// Every phone's previous request, to be delivered late by `LateEarlierRequest`.
+    earlier: Mutex<BTreeMap<fieldvisit_core::ids::DeviceId, (String, SyncRequest)>>,
 }
 
 impl FaultyLink {
@@ -153,9 +159,14 @@ impl FaultyLink {
         if !rng.random_bool(rate.clamp(0.0, 1.0)) {
             return Fault::None;
         }
-        *[Fault::DropRequest, Fault::DropResponse, Fault::Duplicate]
-            .choose(&mut *rng)
-            .unwrap_or(&Fault::None)
+        *[
+            Fault::DropRequest,
+            Fault::DropResponse,
+            Fault::Duplicate,
+            Fault::LateEarlierRequest,
+        ]
+        .choose(&mut *rng)
+        .unwrap_or(&Fault::None)
     }
 }
 
@@ -174,8 +185,21 @@ impl Transport for FaultyLink {
             self.faults.fetch_add(1, Ordering::Relaxed);
         }
         let transport = self.transport()?;
+        let earlier = self
+            .earlier
+            .lock()
+            .ok()
+            .and_then(|mut e| e.insert(req.device, (token.to_string(), req.clone())));
         match fault {
             Fault::None => transport.sync(token, req),
+            Fault::LateEarlierRequest => {
+                let answer = transport.sync(token, req);
+                if let Some((token, stale)) = earlier {
+                    // Its answer goes nowhere: the phone stopped waiting for it long ago.
+                    let _ = transport.sync(&token, &stale);
+                }
+                answer
+            }
             Fault::DropRequest => Err(TransportError::Offline("simulated: request lost".into())),
             Fault::DropResponse => {
                 transport.sync(token, req)?;
@@ -226,6 +250,7 @@ pub fn run(config: SimConfig) -> Result<SimStats, String> {
         rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed)),
         fault_rate: Mutex::new(config.fault_rate),
         faults: AtomicU64::new(0),
+        earlier: Mutex::new(BTreeMap::new()),
     };
     // The phones' shared clock starts two hours ago and moves forward with every step.
     let clock = Arc::new(ManualClock::new(WallTime(
