@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use fieldvisit_core::Store;
 use fieldvisit_core::clock::{Clock, ManualClock, ServerTime, SystemClock, WallTime};
 use fieldvisit_core::domain::visit::{Identification, VisitAmendment, VisitChanges};
-use fieldvisit_core::ids::{CadreId, HouseholdId, MemberId, VisitId};
+use fieldvisit_core::ids::{CadreId, HouseholdId, VisitId};
 use fieldvisit_core::journal::{ChainPoint, OpBody, verify_chain};
 use fieldvisit_core::store::OpState;
 use fieldvisit_core::sync::http::HttpTransport;
@@ -430,7 +430,6 @@ fn check(
     stats: &mut SimStats,
 ) -> Result<(), String> {
     let mut tx = server.storage.read().map_err(err)?;
-    let mut accepted_visits: BTreeSet<VisitId> = BTreeSet::new();
     let mut rejected_ops = BTreeSet::new();
     for (device, rejection) in tx.rejections(usize::MAX).map_err(err)? {
         rejected_ops.insert((device, rejection.op));
@@ -438,14 +437,8 @@ fn check(
     stats.rejected = rejected_ops.len() as u64;
     let conflicts = tx.conflicts(usize::MAX).map_err(err)?;
     stats.conflicts = conflicts.len() as u64;
-    // Every accepted household field value, for the conflict-log accounting.
-    let mut writes: Vec<(
-        String,
-        String,
-        serde_json::Value,
-        fieldvisit_core::ids::DeviceId,
-        u64,
-    )> = Vec::new();
+    // Every accepted household and member field value, for the conflict-log accounting.
+    let mut writes: Vec<Write> = Vec::new();
 
     for (i, phone) in phones.iter().enumerate() {
         let device = phone.store.device_id();
@@ -493,24 +486,38 @@ fn check(
                 }
             }
             match op.body().map_err(err)? {
-                OpBody::VisitRecorded(v) if !rejected => {
-                    if tx.visit_owner(&v.id).map_err(err)?.is_none() {
-                        return Err(format!(
-                            "phone {i}: accepted visit {} missing on the server",
-                            v.id
-                        ));
-                    }
-                    accepted_visits.insert(v.id);
+                OpBody::VisitRecorded(v)
+                    if !rejected && tx.visit_owner(&v.id).map_err(err)?.is_none() =>
+                {
+                    return Err(format!(
+                        "phone {i}: accepted visit {} missing on the server",
+                        v.id
+                    ));
                 }
                 OpBody::HouseholdUpdated(u) if !rejected => {
                     for (field, value) in u.fields {
-                        writes.push((
-                            u.household.to_string(),
+                        let id = u.household.to_string();
+                        writes.push(Write {
+                            entity: "household",
+                            id,
                             field,
                             value,
                             device,
-                            op.hlc.as_u64(),
-                        ));
+                            hlc: op.hlc.as_u64(),
+                        });
+                    }
+                }
+                OpBody::MemberUpdated(u) if !rejected => {
+                    for (field, value) in u.fields {
+                        let id = u.member.to_string();
+                        writes.push(Write {
+                            entity: "member",
+                            id,
+                            field,
+                            value,
+                            device,
+                            hlc: op.hlc.as_u64(),
+                        });
                     }
                 }
                 _ => {}
@@ -582,41 +589,52 @@ fn check(
     }
     // 5. The conflict log accounts for every overwritten value: each accepted write is the
     //    final value, or was replaced later by the same phone, or is in the log as a loser.
-    let losers: BTreeSet<(String, String, String)> = conflicts
+    let losers: BTreeSet<(String, String, String, String)> = conflicts
         .iter()
         .map(|c| {
             (
+                c.entity.clone(),
                 c.entity_id.clone(),
                 c.field.clone(),
                 c.losing_value.to_string(),
             )
         })
         .collect();
-    let mut last_by_device: BTreeMap<(String, String, fieldvisit_core::ids::DeviceId), u64> =
+    let mut last_by_device: BTreeMap<(&str, &str, &str, fieldvisit_core::ids::DeviceId), u64> =
         BTreeMap::new();
-    for (h, field, _, device, hlc) in &writes {
+    for w in &writes {
         let e = last_by_device
-            .entry((h.clone(), field.clone(), *device))
+            .entry((w.entity, &w.id, &w.field, w.device))
             .or_insert(0);
-        *e = (*e).max(*hlc);
+        *e = (*e).max(w.hlc);
     }
-    for (h, field, value, device, hlc) in &writes {
-        let id = HouseholdId::new(h.clone()).map_err(err)?;
-        let current = tx
-            .field_value("household", id.as_str(), field)
-            .map_err(err)?;
+    for w in &writes {
+        let current = tx.field_value(w.entity, &w.id, &w.field).map_err(err)?;
         let superseded_by_self = last_by_device
-            .get(&(h.clone(), field.clone(), *device))
-            .is_some_and(|last| last > hlc);
-        if &current != value
-            && !superseded_by_self
-            && !losers.contains(&(h.clone(), field.clone(), value.to_string()))
-        {
+            .get(&(w.entity, &w.id, &w.field, w.device))
+            .is_some_and(|last| *last > w.hlc);
+        let logged = losers.contains(&(
+            w.entity.to_string(),
+            w.id.clone(),
+            w.field.clone(),
+            w.value.to_string(),
+        ));
+        if current != w.value && !superseded_by_self && !logged {
             return Err(format!(
-                "household {h} {field}: an accepted value vanished without a conflict record"
+                "{} {} {}: an accepted value vanished without a conflict record",
+                w.entity, w.id, w.field
             ));
         }
     }
-    let _ = (accepted_visits, MemberId::new("m"));
     Ok(())
+}
+
+/// One accepted field write, as pushed.
+struct Write {
+    entity: &'static str,
+    id: String,
+    field: String,
+    value: serde_json::Value,
+    device: fieldvisit_core::ids::DeviceId,
+    hlc: u64,
 }

@@ -1,5 +1,5 @@
 //! The deterministic simulation (`fieldvisit_tests::sim`) over many seeds, in four shards that
-//! run in parallel. The normal test run takes 200 seeds; `FIELDVISIT_SIM_SEEDS=5000 cargo test
+//! run in parallel. The normal test run takes 300 seeds; `FIELDVISIT_SIM_SEEDS=5000 cargo test
 //! --release -p fieldvisit-tests --test simulation` runs more. A failure prints its seed; replay
 //! it alone with `FIELDVISIT_SIM_SEED=N`.
 
@@ -17,7 +17,7 @@ fn seeds(shard: u64) -> Vec<u64> {
     let n: u64 = std::env::var("FIELDVISIT_SIM_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(300);
     (1..=n).filter(|s| s % SHARDS == shard).collect()
 }
 
