@@ -104,9 +104,8 @@ pub fn seed_device_feed(tx: &mut dyn Tx, device: &DeviceRecord, now: ServerTime)
     for key in tx.authority_keys()? {
         tx.append_feed(&id, &FeedItem::AuthorityKey(key.key_id))?;
     }
-    let households = tx.households_in_scope(&device.cadre, today(now))?;
     let mut areas = BTreeSet::new();
-    for household in &households {
+    for household in &in_scope {
         if let Some(h) = tx.household(household)? {
             areas.insert(h.village);
         }
@@ -125,7 +124,7 @@ pub fn seed_device_feed(tx: &mut dyn Tx, device: &DeviceRecord, now: ServerTime)
     for post in tx.posts_of_cadre(&device.cadre)? {
         tx.append_feed(&id, &FeedItem::Post(post.id))?;
     }
-    for household in households {
+    for household in in_scope {
         tx.append_feed(&id, &FeedItem::Household(household))?;
     }
     Ok(())
