@@ -62,6 +62,7 @@ fn response(acked_seq: u64, cursor: u64, bodies: Vec<ChangeBody>) -> SyncRespons
         cursor,
         more: false,
         clock_skew_ms: 0,
+        dictionary: None,
     }
 }
 

@@ -151,6 +151,7 @@ pub fn redeem(
     tx.upsert_device(&record, &token_hash(&token))?;
     seed_device_feed(tx.as_mut(), &record, now)?;
     let authority_keys = tx.authority_keys()?;
+    let dictionary = tx.current_dictionary()?;
     tx.commit()?;
     Ok(EnrollResponse {
         protocol: PROTOCOL_VERSION,
@@ -159,6 +160,7 @@ pub fn redeem(
         token,
         authority_keys,
         server_time: now,
+        dictionary,
     })
 }
 

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod audit;
 pub mod demo;
+pub mod dictionary;
 pub mod enroll;
 pub mod error;
 pub mod http;

@@ -1,7 +1,7 @@
 //! `fieldvisit-server`: the sync server and the county's tools.
 //!
 //! `serve` runs the server; `demo` runs the whole system on a synthetic region; `enroll`,
-//! `revoke`, `devices` and `seed` are the admin's commands.
+//! `revoke`, `devices`, `seed` and `dictionary` are the admin's commands.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,7 +17,7 @@ use fieldvisit_server::demo::{self, DemoOptions};
 use fieldvisit_server::http::AppState;
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
-use fieldvisit_server::{Error, Result, admin, enroll};
+use fieldvisit_server::{Error, Result, admin, dictionary, enroll};
 
 #[derive(Parser)]
 #[command(
@@ -106,6 +106,31 @@ enum Command {
         db: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+    /// Compression dictionaries for sync bodies, trained on the operations phones pushed.
+    Dictionary {
+        #[command(subcommand)]
+        action: DictionaryAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DictionaryAction {
+    /// Train a dictionary on the newest accepted operations; phones fetch it at their next sync.
+    Train {
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: PathBuf,
+        /// Operations to train on (the newest).
+        #[arg(long, default_value_t = dictionary::DEFAULT_SAMPLES)]
+        samples: usize,
+        /// The dictionary's size in bytes.
+        #[arg(long, default_value_t = dictionary::DEFAULT_SIZE)]
+        size: usize,
+    },
+    /// List the dictionaries; the last one is advertised to phones.
+    List {
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: PathBuf,
     },
 }
 
@@ -264,6 +289,38 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Dictionary {
+            action: DictionaryAction::Train { db, samples, size },
+        } => {
+            let storage = SqliteStorage::open(&db)?;
+            let d = dictionary::train_from_storage(&storage, samples, size, now())?;
+            println!(
+                "dictionary {} ({} bytes, trained on {} operations) is now advertised to phones",
+                d.id,
+                d.bytes.len(),
+                d.samples
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dictionary {
+            action: DictionaryAction::List { db },
+        } => {
+            let storage = SqliteStorage::open(&db)?;
+            let all = storage.read()?.dictionaries()?;
+            if all.is_empty() {
+                println!("no dictionaries: phones send plain zstd bodies");
+            }
+            for d in all {
+                println!(
+                    "{:>10}  {:>7} bytes  {:>7} samples  created {}",
+                    d.id,
+                    d.bytes.len(),
+                    d.samples,
+                    d.created_at.0
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Devices { db, json } => {
             let storage = SqliteStorage::open(&db)?;

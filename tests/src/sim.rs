@@ -213,6 +213,16 @@ impl Transport for FaultyLink {
             }
         }
     }
+
+    fn fetch_dictionary(&self, token: &str, id: u32) -> Result<Exchange<Vec<u8>>, TransportError> {
+        self.transport()?.fetch_dictionary(token, id)
+    }
+
+    /// Every exchange makes a fresh client, so the link keeps no dictionary: phones in the
+    /// simulation send plain zstd bodies.
+    fn use_dictionary(&self, _: Option<&[u8]>) -> Result<Option<u32>, TransportError> {
+        Ok(None)
+    }
 }
 
 struct Phone {

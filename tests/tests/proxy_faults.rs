@@ -27,6 +27,15 @@ impl Transport for FreshConnections {
     ) -> Result<Exchange<SyncResponse>, TransportError> {
         HttpTransport::with_timeout(&self.0, std::time::Duration::from_secs(5))?.sync(token, req)
     }
+
+    fn fetch_dictionary(&self, token: &str, id: u32) -> Result<Exchange<Vec<u8>>, TransportError> {
+        HttpTransport::new(&self.0)?.fetch_dictionary(token, id)
+    }
+
+    /// A fresh client per exchange keeps no dictionary: bodies go as plain zstd.
+    fn use_dictionary(&self, _: Option<&[u8]>) -> Result<Option<u32>, TransportError> {
+        Ok(None)
+    }
 }
 
 #[test]

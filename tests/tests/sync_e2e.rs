@@ -128,6 +128,14 @@ impl<T: Transport> Transport for LosesResponses<T> {
         }
         Ok(answer)
     }
+
+    fn fetch_dictionary(&self, token: &str, id: u32) -> Result<Exchange<Vec<u8>>, TransportError> {
+        self.inner.fetch_dictionary(token, id)
+    }
+
+    fn use_dictionary(&self, bytes: Option<&[u8]>) -> Result<Option<u32>, TransportError> {
+        self.inner.use_dictionary(bytes)
+    }
 }
 
 #[test]

@@ -307,6 +307,16 @@ fn validate_follow_up(due: NaiveDate, day: NaiveDate) -> Result<(), Invalid> {
 }
 
 impl Location {
+    /// The fix as stored and sent: coordinates to 10⁻⁶ degree (about 0.1 m) and accuracy to
+    /// 0.1 m. Phone fixes are good to metres at best, and the digits beyond are noise that
+    /// would cost bytes on every sync.
+    pub fn rounded(mut self) -> Location {
+        self.point.lat = (self.point.lat * 1e6).round() / 1e6;
+        self.point.lon = (self.point.lon * 1e6).round() / 1e6;
+        self.accuracy_m = (self.accuracy_m * 10.0).round() / 10.0;
+        self
+    }
+
     pub fn validate(&self, now: WallTime) -> Result<(), Invalid> {
         self.point.validate("location")?;
         validate::accuracy_m("location.accuracy_m", self.accuracy_m)?;

@@ -46,12 +46,22 @@ pub struct OperationStatus {
 
 /// Appends `body` as the next operation of this device, inside the caller's transaction.
 pub(super) fn append(store: &Store, tx: &Transaction<'_>, body: &OpBody) -> Result<Operation> {
+    append_as(store, tx, OpId::generate(store.clock.now()), body)
+}
+
+/// [`append`] under a given operation id (a new one: ids are unique across all devices).
+pub(super) fn append_as(
+    store: &Store,
+    tx: &Transaction<'_>,
+    id: OpId,
+    body: &OpBody,
+) -> Result<Operation> {
     let head = head(tx)?;
     let last_hlc: Option<i64> = meta_get(tx, "hlc")?;
     let now = store.clock.now();
     let hlc = Hlc::tick(Hlc::from_i64(last_hlc.unwrap_or(0)), now);
     let op = UnsignedOperation {
-        id: OpId::generate(now),
+        id,
         device: store.device.id,
         seq: head.seq + 1,
         hlc,

@@ -39,6 +39,9 @@ const CLOCK_SKEW_MS: &str = "clock_skew_ms";
 const LAST_REPORT: &str = "last_sync_report";
 const LAST_SYNC_AT: &str = "last_sync_at";
 const LAST_ERROR: &str = "last_sync_error";
+/// The server's compression dictionary, once fetched (see `sync::codec`).
+const DICTIONARY_ID: &str = "zstd_dictionary_id";
+const DICTIONARY: &str = "zstd_dictionary";
 
 /// What applying one response did, for the sync report.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -311,7 +314,42 @@ impl Store {
         self.write(|tx| {
             write_enrollment(tx, enrollment)?;
             meta_delete(tx, CURSOR)?;
+            // A dictionary belongs to the server that trained it; the new enrollment's server
+            // advertises its own.
+            meta_delete(tx, DICTIONARY_ID)?;
+            meta_delete(tx, DICTIONARY)?;
             meta_delete(tx, LAST_ERROR)
+        })
+    }
+
+    /// The compression dictionary the phone holds (its id and bytes), if any.
+    pub fn compression_dictionary(&self) -> Result<Option<(u32, Vec<u8>)>> {
+        self.read(|conn| {
+            let id: Option<i64> = meta_get(conn, DICTIONARY_ID)?;
+            let bytes: Option<Vec<u8>> = meta_get(conn, DICTIONARY)?;
+            match (id, bytes) {
+                (Some(id), Some(bytes)) => {
+                    let id = u32::try_from(id)
+                        .map_err(|_| Error::Corrupt(format!("stored dictionary id {id}")))?;
+                    Ok(Some((id, bytes)))
+                }
+                _ => Ok(None),
+            }
+        })
+    }
+
+    /// Keeps a compression dictionary the server advertised (replacing any other).
+    pub fn save_compression_dictionary(&self, id: u32, bytes: &[u8]) -> Result<()> {
+        self.write(|tx| {
+            meta_set(tx, DICTIONARY_ID, i64::from(id))?;
+            meta_set(tx, DICTIONARY, bytes.to_vec())
+        })
+    }
+
+    pub fn forget_compression_dictionary(&self) -> Result<()> {
+        self.write(|tx| {
+            meta_delete(tx, DICTIONARY_ID)?;
+            meta_delete(tx, DICTIONARY)
         })
     }
 }

@@ -72,6 +72,12 @@ pub trait Transport: Send + Sync {
         token: &str,
         req: &SyncRequest,
     ) -> Result<Exchange<SyncResponse>, TransportError>;
+    /// `GET /v1/dictionaries/{id}`: a compression dictionary the server advertised.
+    fn fetch_dictionary(&self, token: &str, id: u32) -> Result<Exchange<Vec<u8>>, TransportError>;
+    /// Compresses later requests with this dictionary (`None`: without one) and returns the
+    /// id it carries. A transport that does not compress keeps no dictionary and returns
+    /// `Ok(None)`; bytes that are not a dictionary are an error.
+    fn use_dictionary(&self, dictionary: Option<&[u8]>) -> Result<Option<u32>, TransportError>;
 }
 
 /// Waits between retries; tests pass one that only records the waits.
@@ -200,6 +206,9 @@ pub struct SyncReport {
     pub server_time: ServerTime,
     /// Nothing was left to push and the server had no more pages.
     pub complete: bool,
+    /// The compression dictionary the phone holds after this sync, if any.
+    #[serde(default)]
+    pub dictionary: Option<u32>,
 }
 
 impl SyncReport {
@@ -218,6 +227,7 @@ impl SyncReport {
             clock_skew_ms: 0,
             server_time: ServerTime(0),
             complete: false,
+            dictionary: None,
         }
     }
 }
@@ -254,13 +264,84 @@ pub fn enroll(
             "the enrollment names another device".into(),
         ));
     }
+    let token = resp.token.clone();
     store.enroll_for_sync(&Enrollment {
         cadre: resp.cadre,
         authority_keys: resp.authority_keys,
         server_url: Some(server_url.to_string()),
         token: Some(resp.token),
     })?;
+    // Enrolling happens at the county office, usually on a good link: the moment to fetch the
+    // dictionary. Without it the phone still syncs, only with larger bodies.
+    let mut report = SyncReport::empty();
+    adopt_dictionary(store, transport, &token, resp.dictionary, &mut report)?;
     store.identity()
+}
+
+/// Gives the transport the dictionary the store holds; a stored dictionary the transport
+/// cannot use is forgotten (the server advertises it again and the phone fetches it anew).
+fn load_dictionary(store: &Store, transport: &dyn Transport) -> Result<Option<u32>> {
+    let Some((id, bytes)) = store.compression_dictionary()? else {
+        transport.use_dictionary(None).map_err(transport_error)?;
+        return Ok(None);
+    };
+    match transport.use_dictionary(Some(&bytes)) {
+        Ok(found) if found == Some(id) => Ok(Some(id)),
+        Ok(None) => Ok(None),
+        _ => forget_dictionary(store, transport),
+    }
+}
+
+fn forget_dictionary(store: &Store, transport: &dyn Transport) -> Result<Option<u32>> {
+    store.forget_compression_dictionary()?;
+    transport.use_dictionary(None).map_err(transport_error)?;
+    Ok(None)
+}
+
+/// Fetches and keeps the dictionary the server advertised, when the phone does not hold it.
+/// One attempt, after the sync's own work: failing costs only compression, so it is noted in
+/// the report's counts and not raised.
+fn adopt_dictionary(
+    store: &Store,
+    transport: &dyn Transport,
+    token: &str,
+    advertised: Option<u32>,
+    report: &mut SyncReport,
+) -> Result<()> {
+    let held = store.compression_dictionary()?.map(|(id, _)| id);
+    report.dictionary = held;
+    let Some(id) = advertised else {
+        return Ok(());
+    };
+    if held == Some(id) {
+        return Ok(());
+    }
+    report.requests = report.requests.saturating_add(1);
+    let Ok(exchange) = transport.fetch_dictionary(token, id) else {
+        return Ok(());
+    };
+    report.bytes_down += exchange.bytes_down;
+    report.bytes_up += exchange.bytes_up;
+    // Keep it only if the transport can use it and it is the one advertised.
+    match transport.use_dictionary(Some(&exchange.body)) {
+        Ok(Some(found)) if found == id => {
+            store.save_compression_dictionary(id, &exchange.body)?;
+            report.dictionary = Some(id);
+        }
+        _ => {
+            transport.use_dictionary(None).map_err(transport_error)?;
+            store.forget_compression_dictionary()?;
+            report.dictionary = None;
+        }
+    }
+    Ok(())
+}
+
+fn is_unknown_dictionary<T>(result: &Result<T, TransportError>) -> bool {
+    matches!(
+        result,
+        Err(TransportError::Http { body: Some(body), .. }) if body.error == ErrorCode::UnknownDictionary
+    )
 }
 
 /// Syncs the store with the server: pushes every pending operation and pulls every waiting
@@ -290,6 +371,9 @@ fn run(store: &Store, transport: &dyn Transport, options: &SyncOptions) -> Resul
     let mut push_blocked = false;
     let mut idle_rounds = 0u32;
     let mut last_position = store.sync_position()?;
+    let mut dictionary = load_dictionary(store, transport)?;
+    let mut advertised = None;
+    let mut token_used = String::new();
     for _ in 0..options.max_rounds.max(1) {
         let (req, exchange) = send_with_retries(options, &mut report, || {
             let (mut req, token) = store.sync_request(
@@ -302,7 +386,14 @@ fn run(store: &Store, transport: &dyn Transport, options: &SyncOptions) -> Resul
                 req.pending = req.pending.saturating_add(held);
                 req.push.clear();
             }
-            let result = transport.sync(&token, &req);
+            let mut result = transport.sync(&token, &req);
+            // The server no longer knows the phone's dictionary (a restored server, another
+            // server): drop it and say the same thing without it.
+            if dictionary.is_some() && is_unknown_dictionary(&result) {
+                dictionary = forget_dictionary(store, transport)?;
+                result = transport.sync(&token, &req);
+            }
+            token_used = token;
             Ok(result.map(|exchange| (req, exchange)))
         })?;
         let resp = &exchange.body;
@@ -318,6 +409,7 @@ fn run(store: &Store, transport: &dyn Transport, options: &SyncOptions) -> Resul
         report.bytes_down += exchange.bytes_down;
         report.clock_skew_ms = resp.clock_skew_ms;
         report.server_time = resp.server_time;
+        advertised = resp.dictionary;
         if matches!(
             outcome.problem,
             Some(
@@ -348,6 +440,7 @@ fn run(store: &Store, transport: &dyn Transport, options: &SyncOptions) -> Resul
         }
         last_position = position;
     }
+    adopt_dictionary(store, transport, &token_used, advertised, &mut report)?;
     Ok(report)
 }
 

@@ -2,6 +2,8 @@
 //! requests from the store and applies responses to it ([`engine`]). The engine holds no
 //! network code; a [`Transport`] carries the messages.
 
+#[cfg(feature = "http")]
+pub mod codec;
 pub mod engine;
 #[cfg(feature = "http")]
 pub mod http;

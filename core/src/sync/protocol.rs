@@ -44,6 +44,10 @@ pub struct EnrollResponse {
     pub token: String,
     pub authority_keys: Vec<AuthorityKey>,
     pub server_time: ServerTime,
+    /// The server's current compression dictionary, if it has one: fetch it with
+    /// `GET /v1/dictionaries/{id}` and compress later requests with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dictionary: Option<u32>,
 }
 
 /// `POST /v1/sync`, with `Authorization: Bearer <token>`.
@@ -129,6 +133,9 @@ pub struct SyncResponse {
     pub more: bool,
     /// The device clock's offset from the server's, in milliseconds (positive: device ahead).
     pub clock_skew_ms: i64,
+    /// The server's current compression dictionary, if it has one (see [`EnrollResponse`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dictionary: Option<u32>,
 }
 
 /// What became of the pushed operations.
@@ -285,6 +292,11 @@ pub enum ErrorCode {
     EnrollmentRefused,
     /// 403: the token belongs to another device than the request names.
     WrongDevice,
+    /// 400: the body was compressed with a dictionary the server does not hold; send it again
+    /// without one (and fetch the dictionary the next response advertises).
+    UnknownDictionary,
+    /// 404: no such resource (a dictionary id the server never had).
+    NotFound,
     /// 413: the body is larger than the server accepts.
     TooLarge,
     /// 503: the server is overloaded or shutting down; retry with backoff.

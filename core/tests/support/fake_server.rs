@@ -167,6 +167,7 @@ impl Transport for FakeServer {
             token,
             authority_keys: s.authority_keys.clone(),
             server_time: ServerTime(SERVER_TIME),
+            dictionary: None,
         };
         Ok(Exchange {
             bytes_up: wire_len(req),
@@ -289,6 +290,7 @@ impl Transport for FakeServer {
             cursor,
             more,
             clock_skew_ms: req.device_time.0 - SERVER_TIME,
+            dictionary: None,
         };
         if s.drop_next > 0 {
             s.drop_next -= 1;
@@ -299,6 +301,19 @@ impl Transport for FakeServer {
             bytes_down: wire_len(&body),
             body,
         })
+    }
+
+    fn fetch_dictionary(&self, _: &str, _: u32) -> Result<Exchange<Vec<u8>>, TransportError> {
+        Err(http(
+            404,
+            ErrorCode::NotFound,
+            "this server trains no dictionary",
+        ))
+    }
+
+    /// Bodies are not compressed in memory, so there is no dictionary to use.
+    fn use_dictionary(&self, _: Option<&[u8]>) -> Result<Option<u32>, TransportError> {
+        Ok(None)
     }
 }
 

@@ -28,6 +28,13 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("the server is busy; retry later")]
     Unavailable,
+    #[error(
+        "the body was compressed with dictionary {0}, which this server does not have; \
+         send it without a dictionary"
+    )]
+    UnknownDictionary(u32),
+    #[error("{0}")]
+    NotFound(String),
     #[error(transparent)]
     Internal(#[from] Error),
 }
@@ -41,7 +48,10 @@ impl From<fieldvisit_core::Error> for ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) | ApiError::UnsupportedProtocol(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_)
+            | ApiError::UnsupportedProtocol(_)
+            | ApiError::UnknownDictionary(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized | ApiError::Revoked(_) => StatusCode::UNAUTHORIZED,
             ApiError::WrongDevice | ApiError::EnrollmentRefused(_) => StatusCode::FORBIDDEN,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -60,6 +70,8 @@ impl ApiError {
             ApiError::EnrollmentRefused(_) => (ErrorCode::EnrollmentRefused, self.to_string()),
             ApiError::TooLarge(_) => (ErrorCode::TooLarge, self.to_string()),
             ApiError::Unavailable => (ErrorCode::Unavailable, self.to_string()),
+            ApiError::UnknownDictionary(_) => (ErrorCode::UnknownDictionary, self.to_string()),
+            ApiError::NotFound(_) => (ErrorCode::NotFound, self.to_string()),
             ApiError::Internal(_) => (
                 ErrorCode::Internal,
                 "an internal error occurred; retry later".to_string(),

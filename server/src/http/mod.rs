@@ -1,7 +1,8 @@
-//! The HTTP face of the server (axum): `POST /v1/enroll`, `POST /v1/sync`, `GET /v1/health`,
-//! `GET /v1/openapi.json`.
-//! Bodies are JSON, gzip- or zstd-compressed either way; storage work runs on blocking threads
-//! so that slow disks never stall the async workers.
+//! The HTTP face of the server (axum): `POST /v1/enroll`, `POST /v1/sync`,
+//! `GET /v1/dictionaries/{id}`, `GET /v1/health`, `GET /v1/openapi.json`.
+//! Bodies are JSON, gzip- or zstd-compressed either way, zstd with the server's dictionary once
+//! a phone holds it (request bodies are decoded here, by the shared codec, in one place);
+//! storage work runs on blocking threads so that slow disks never stall the async workers.
 
 pub mod error;
 
@@ -9,21 +10,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tower_http::compression::CompressionLayer;
-use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use fieldvisit_core::clock::{Clock, ServerTime};
+use fieldvisit_core::sync::codec::{self, CodecError, Dictionary};
 use fieldvisit_core::sync::protocol::{
-    EnrollRequest, EnrollResponse, MAX_REQUEST_BYTES, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+    EnrollRequest, EnrollResponse, MAX_REQUEST_BYTES, PROTOCOL_VERSION, SyncRequest,
 };
 
 use self::error::ApiError;
+use crate::dictionary::{Dictionaries, RESPONSE_LEVEL};
 use crate::storage::Storage;
 use crate::sync::batch::GroupCommitter;
 
@@ -33,6 +37,7 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub clock: Arc<dyn Clock>,
     committer: GroupCommitter,
+    dictionaries: Arc<Dictionaries>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -51,6 +56,7 @@ impl AppState {
             storage,
             clock,
             committer,
+            dictionaries: Arc::default(),
         })
     }
 
@@ -63,10 +69,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/enroll", post(enroll))
         .route("/v1/sync", post(sync))
+        .route("/v1/dictionaries/{id}", get(dictionary))
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .layer(CompressionLayer::new().gzip(true).zstd(true))
-        .layer(RequestDecompressionLayer::new().gzip(true).zstd(true))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
@@ -75,25 +81,87 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Reads a JSON body of at most [`MAX_REQUEST_BYTES`] (after decompression, so a small
-/// compressed bomb cannot fill memory) and names the problem when it is not valid.
-async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
-    let bytes: Bytes = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(e) => {
+/// A request body, decoded, and the dictionary it was compressed with (the answer is
+/// compressed with the same one: the phone evidently holds it).
+struct Decoded<T> {
+    body: T,
+    dictionary: Option<Arc<Dictionary>>,
+}
+
+/// Reads a JSON body of at most [`MAX_REQUEST_BYTES`] (compressed, and again after
+/// decompression, so a small compressed bomb cannot fill memory), decoding its
+/// `Content-Encoding`, and names the problem when it is not valid.
+async fn json_body<T: DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Decoded<T>, ApiError> {
+    let raw = read_body(body).await?;
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("unreadable").to_string())
+        .unwrap_or_default();
+    let wanted = codec::frame_dictionary(&raw).filter(|_| encoding.eq_ignore_ascii_case("zstd"));
+    let dictionary = match wanted {
+        Some(id) => {
+            let (storage, dictionaries) = (state.storage.clone(), state.dictionaries.clone());
+            let found = blocking(move || Ok(dictionaries.get(storage.as_ref(), id)?)).await?;
+            Some(found.ok_or(ApiError::UnknownDictionary(id))?)
+        }
+        None => None,
+    };
+    let limit = MAX_REQUEST_BYTES as u64;
+    let plain =
+        codec::decode(&encoding, &raw, limit, |_| dictionary.clone()).map_err(|e| match e {
+            CodecError::TooLarge(_) => ApiError::TooLarge(MAX_REQUEST_BYTES),
+            CodecError::UnknownDictionary(id) => ApiError::UnknownDictionary(id),
+            other => ApiError::BadRequest(other.to_string()),
+        })?;
+    let body = serde_json::from_slice(&plain).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(Decoded { body, dictionary })
+}
+
+/// A JSON answer; compressed here with the request's dictionary when the caller accepts zstd
+/// (the compression layer leaves a body that already has an encoding alone).
+fn answer<T: Serialize>(
+    headers: &HeaderMap,
+    dictionary: Option<&Dictionary>,
+    body: &T,
+) -> Result<Response, ApiError> {
+    let accepts_zstd = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("zstd")));
+    let Some(dictionary) = dictionary.filter(|_| accepts_zstd) else {
+        return Ok(Json(body).into_response());
+    };
+    let json = serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.into()))?;
+    let compressed = codec::compress(&json, RESPONSE_LEVEL, Some(dictionary))
+        .map_err(|e| ApiError::Internal(crate::error::Error::Corrupt(e.to_string())))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CONTENT_ENCODING, "zstd"),
+        ],
+        compressed,
+    )
+        .into_response())
+}
+
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+        .await
+        .map_err(|e| {
             let inner = e.into_inner();
             if inner
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                return Err(ApiError::TooLarge(MAX_REQUEST_BYTES));
+                ApiError::TooLarge(MAX_REQUEST_BYTES)
+            } else {
+                ApiError::BadRequest(format!("the body could not be read: {inner}"))
             }
-            return Err(ApiError::BadRequest(format!(
-                "the body could not be read: {inner}"
-            )));
-        }
-    };
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))
+        })
 }
 
 fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
@@ -115,27 +183,62 @@ async fn blocking<T: Send + 'static>(
 
 async fn enroll(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Body,
-) -> Result<Json<EnrollResponse>, ApiError> {
-    let req: EnrollRequest = json_body(body).await?;
+) -> Result<Response, ApiError> {
+    let req: Decoded<EnrollRequest> = json_body(&state, &headers, body).await?;
     let now = state.now();
-    blocking(move || crate::enroll::redeem(state.storage.as_ref(), &req, now))
-        .await
-        .map(Json)
+    let storage = state.storage.clone();
+    let resp: EnrollResponse =
+        blocking(move || crate::enroll::redeem(storage.as_ref(), &req.body, now)).await?;
+    answer(&headers, None, &resp)
 }
 
 async fn sync(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<SyncResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let token = bearer(&headers)?;
     // Authenticate before reading the body: an unknown caller gets 401 and costs no parsing.
     let storage = state.storage.clone();
     let device = blocking(move || crate::sync::authenticate(storage.as_ref(), &token)).await?;
-    let req: SyncRequest = json_body(body).await?;
+    let req: Decoded<SyncRequest> = json_body(&state, &headers, body).await?;
     let now = state.now();
-    state.committer.sync(device, req, now).await.map(Json)
+    let resp = state.committer.sync(device, req.body, now).await?;
+    answer(&headers, req.dictionary.as_deref(), &resp)
+}
+
+/// `GET /v1/dictionaries/{id}`: a compression dictionary's bytes, for enrolled devices.
+async fn dictionary(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let id: u32 = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("{id} is not a dictionary id")))?;
+    let bytes = blocking(move || {
+        crate::sync::authenticate(state.storage.as_ref(), &token)?;
+        let stored = state.storage.read()?.dictionary(id)?;
+        stored
+            .map(|d| d.bytes)
+            .ok_or_else(|| ApiError::NotFound(format!("no dictionary {id}")))
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            // A dictionary never changes under its id.
+            (
+                header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// The API described for other clients and for property-based API fuzzing.

@@ -111,6 +111,17 @@ pub struct ServerVisit {
     pub record: String,
 }
 
+/// A compression dictionary trained from accepted operations (see `crate::dictionary`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDictionary {
+    /// The id zstd frames compressed with it name.
+    pub id: u32,
+    pub bytes: Vec<u8>,
+    /// How many operations it was trained on.
+    pub samples: u64,
+    pub created_at: ServerTime,
+}
+
 /// One database transaction. Dropping it without [`Tx::commit`] rolls it back.
 pub trait Tx {
     fn commit(self: Box<Self>) -> Result<()>;
@@ -225,6 +236,17 @@ pub trait Tx {
     fn rejections(&mut self, limit: usize) -> Result<Vec<(DeviceId, Rejection)>>;
     /// How many operations are stored (accepted, rejected).
     fn op_counts(&mut self) -> Result<(u64, u64)>;
+    /// The most recently accepted operations, newest first (training samples).
+    fn recent_accepted_ops(&mut self, limit: usize) -> Result<Vec<Operation>>;
+
+    // ---- compression dictionaries ----
+    /// Stores a new dictionary, which becomes the current one.
+    fn put_dictionary(&mut self, dictionary: &StoredDictionary) -> Result<()>;
+    fn dictionary(&mut self, id: u32) -> Result<Option<StoredDictionary>>;
+    /// The newest dictionary's id.
+    fn current_dictionary(&mut self) -> Result<Option<u32>>;
+    /// Every dictionary, oldest first, without their bytes' content checked.
+    fn dictionaries(&mut self) -> Result<Vec<StoredDictionary>>;
 
     // ---- visits ----
     fn insert_visit(&mut self, visit: &ServerVisit) -> Result<()>;

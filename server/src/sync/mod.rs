@@ -86,5 +86,6 @@ pub fn handle_in(
         cursor: page.cursor,
         more: page.more,
         clock_skew_ms,
+        dictionary: tx.current_dictionary()?,
     })
 }

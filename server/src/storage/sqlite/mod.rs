@@ -2,6 +2,7 @@
 //! connection, so write transactions are serialised and commit in the order they began; a few
 //! read-only connections for concurrent reads (WAL).
 
+mod dictionary;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -26,7 +27,10 @@ use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, RejectCode, Rejec
 
 pub use schema::VERSION;
 
-use super::{Conflict, DeviceRecord, FeedItem, Outcome, Revocation, ServerVisit, Storage, Tx};
+use super::{
+    Conflict, DeviceRecord, FeedItem, Outcome, Revocation, ServerVisit, Storage, StoredDictionary,
+    Tx,
+};
 use crate::error::{Error, Result};
 
 const READERS: usize = 4;
@@ -697,6 +701,35 @@ impl Tx for SqliteTx<'_> {
             [],
             |r| Ok((seq_of(r.get(0)?), seq_of(r.get(1)?))),
         )?)
+    }
+
+    fn recent_accepted_ops(&mut self, limit: usize) -> Result<Vec<Operation>> {
+        let sql = format!(
+            "SELECT {OP_COLUMNS} FROM op WHERE state = 'accepted' ORDER BY server_seq DESC LIMIT ?1"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query([i64::try_from(limit).unwrap_or(i64::MAX)])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(op_from_row(r)?);
+        }
+        Ok(out)
+    }
+
+    fn put_dictionary(&mut self, d: &StoredDictionary) -> Result<()> {
+        dictionary::put(&self.conn, d)
+    }
+
+    fn dictionary(&mut self, id: u32) -> Result<Option<StoredDictionary>> {
+        dictionary::get(&self.conn, id)
+    }
+
+    fn current_dictionary(&mut self) -> Result<Option<u32>> {
+        dictionary::current(&self.conn)
+    }
+
+    fn dictionaries(&mut self) -> Result<Vec<StoredDictionary>> {
+        dictionary::all(&self.conn)
     }
 
     fn insert_visit(&mut self, v: &ServerVisit) -> Result<()> {

@@ -8,7 +8,7 @@ use fieldvisit_core::Result;
 use fieldvisit_core::domain::codelist;
 use fieldvisit_core::sqlite::Schema;
 
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 pub const SERVER: Schema = Schema {
     name: "server database",
@@ -119,9 +119,21 @@ CREATE TABLE feed (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// Version 2: compression dictionaries the server trained from accepted operations; the
+/// newest is the one advertised to phones. Rows are never changed: a phone may hold any of them.
+const V2: &str = r#"
+CREATE TABLE compression_dictionary (
+    id         INTEGER PRIMARY KEY,
+    bytes      BLOB NOT NULL,
+    samples    INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+"#;
+
 fn create(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(fieldvisit_core::rows::REGISTRY_TABLES)?;
     tx.execute_batch(CREATE)?;
+    tx.execute_batch(V2)?;
     for e in codelist::seed() {
         tx.execute(
             "INSERT INTO code_list (list, code, label_zh, label_en, parent)
@@ -132,9 +144,48 @@ fn create(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-fn upgrade_from(_tx: &Transaction<'_>, from: u32) -> Result<()> {
-    // Version 1 is the first released schema; steps are added here as `from => ...` arms.
-    Err(fieldvisit_core::Error::Corrupt(format!(
-        "no upgrade step from server schema {from}"
-    )))
+fn upgrade_from(tx: &Transaction<'_>, from: u32) -> Result<()> {
+    match from {
+        1 => Ok(tx.execute_batch(V2)?),
+        _ => Err(fieldvisit_core::Error::Corrupt(format!(
+            "no upgrade step from server schema {from}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_gains_the_dictionary_table_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(fieldvisit_core::rows::REGISTRY_TABLES)
+                .unwrap();
+            conn.execute_batch(CREATE).unwrap();
+            conn.execute("INSERT INTO meta (key, value) VALUES ('kept', 'yes')", [])
+                .unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let conn = fieldvisit_core::sqlite::open_writer(&path, &SERVER).unwrap();
+        let kept: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'kept'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(kept, "yes");
+        let dictionaries: i64 = conn
+            .query_row("SELECT count(*) FROM compression_dictionary", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(dictionaries, 0);
+        let version: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, VERSION);
+    }
 }

@@ -3,6 +3,11 @@
 //! backend. The phones are protocol-level simulations (their own keys, chains and cursors, and
 //! real signed operations) so that sixteen thousand of them fit in one process; the server is
 //! the real one.
+//!
+//! Each run plays the day twice, side by side: once with plain zstd bodies and once with the
+//! phones holding a compression dictionary the server trained on an earlier day's visits
+//! (another seed's: other households, other words), as after `fieldvisit-server dictionary
+//! train`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,10 +16,12 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::SigningKey;
 use fieldvisit_core::clock::Hlc;
 use fieldvisit_core::clock::{Clock, ServerTime, SystemClock, WallTime};
+use fieldvisit_core::domain::Household;
 use fieldvisit_core::domain::visit::{IdentifiedBy, VisitRecord};
 use fieldvisit_core::ids::{CadreId, DeviceId, OpId, VisitId};
-use fieldvisit_core::journal::{ChainPoint, OpBody, UnsignedOperation};
+use fieldvisit_core::journal::{ChainPoint, OpBody, Operation, UnsignedOperation};
 use fieldvisit_core::sync::Transport;
+use fieldvisit_core::sync::codec::{self, Dictionary};
 use fieldvisit_core::sync::http::HttpTransport;
 use fieldvisit_core::sync::protocol::{
     DEFAULT_PAGE_BYTES, EnrollRequest, PROTOCOL_VERSION, PushedOp, SyncRequest,
@@ -36,7 +43,13 @@ pub struct FleetArgs {
     /// Phones in the fleet (default: every cadre of the region).
     #[arg(long)]
     devices: Option<usize>,
+    /// Visits of the earlier day the dictionary is trained on.
+    #[arg(long, default_value_t = 20_000)]
+    training_visits: usize,
 }
+
+/// The phones' zstd level with a dictionary, as in `fieldvisit_core::sync::http`.
+const DICTIONARY_LEVEL: i32 = 9;
 
 struct Phone {
     cadre: CadreId,
@@ -57,6 +70,80 @@ struct DayResult {
     bytes_up: u64,
     bytes_down: u64,
     cpu_s: f64,
+}
+
+/// A visit recorded on a phone, as the device store writes it: the visit shares its
+/// operation's id and the fix is rounded.
+fn visit_op(
+    region: &Region,
+    rng: &mut ChaCha8Rng,
+    phone: &mut Phone,
+    household: &Household,
+) -> Result<Operation, Box<dyn std::error::Error>> {
+    let at = SystemClock.now();
+    let (content, location) = region.visit(rng, household, at);
+    let id = OpId::generate(at);
+    let record = VisitRecord {
+        id: VisitId(id.0),
+        household: household.id.clone(),
+        cadre: phone.cadre.clone(),
+        identified: IdentifiedBy::Scan {
+            key_id: 1,
+            issue: household.plate_issue,
+            scanned_at: WallTime(at.0 - 60_000),
+        },
+        recorded_at: at,
+        location: Some(location.rounded()),
+        content,
+    };
+    phone.hlc = Hlc::tick(phone.hlc, at);
+    let op = UnsignedOperation {
+        id,
+        device: phone.device,
+        seq: phone.head.seq + 1,
+        hlc: phone.hlc,
+        wall: at,
+        kind: "visit.record".into(),
+        payload: OpBody::VisitRecorded(record).to_payload()?,
+        prev_hash: phone.head.hash,
+    }
+    .sign(&phone.key);
+    phone.head = ChainPoint {
+        seq: op.seq,
+        hash: op.digest(),
+    };
+    Ok(op)
+}
+
+/// Trains a dictionary on an earlier day: `n` visits of another region's cadres (another
+/// seed), in the form the server's trainer takes them from its database.
+fn earlier_days_dictionary(seed: u64, n: usize) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let region = Region::generate(RegionSpec::hulunbuir(seed ^ 0x5eed_0ff5));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let day = SystemClock.now().local_date();
+    let mut samples = Vec::with_capacity(n);
+    while samples.len() < n {
+        let cadre = &region.cadres[rng.random_range(0..region.cadres.len())];
+        let households = region.households_of(&cadre.id, day);
+        let Some(h) = households.get(rng.random_range(0..households.len().max(1))) else {
+            continue;
+        };
+        let mut phone = Phone {
+            cadre: cadre.id.clone(),
+            device: DeviceId::generate(SystemClock.now()),
+            key: SigningKey::from_bytes(&rng.random()),
+            token: String::new(),
+            head: ChainPoint::START,
+            hlc: Hlc::ZERO,
+            cursor: 0,
+        };
+        let op = visit_op(&region, &mut rng, &mut phone, h)?;
+        samples.push(fieldvisit_server::dictionary::sample(&op)?);
+    }
+    Ok(fieldvisit_server::dictionary::train(
+        &samples,
+        fieldvisit_server::dictionary::DEFAULT_SIZE,
+    )?)
 }
 
 fn cpu_seconds() -> f64 {
@@ -124,6 +211,7 @@ fn sync_prepared(
     url: &str,
     phone: &mut Phone,
     body: Vec<u8>,
+    dictionary: Option<&Arc<Dictionary>>,
 ) -> Result<(usize, u64, u64), String> {
     let up = body.len() as u64;
     let response = client
@@ -140,7 +228,9 @@ fn sync_prepared(
     }
     let raw = response.bytes().map_err(|e| e.to_string())?;
     let down = raw.len() as u64;
-    let plain = zstd::stream::decode_all(&raw[..]).map_err(|e| e.to_string())?;
+    let encoding = if raw.is_empty() { "" } else { "zstd" };
+    let plain = codec::decode(encoding, &raw, 1 << 26, |_| dictionary.cloned())
+        .map_err(|e| e.to_string())?;
     let answer: fieldvisit_core::sync::protocol::SyncResponse =
         serde_json::from_slice(&plain).map_err(|e| e.to_string())?;
     if answer.ack.problem.is_some() || !answer.ack.rejected.is_empty() {
@@ -161,10 +251,23 @@ fn one_day(
     region: &Region,
     args: &FleetArgs,
     seed: u64,
+    dictionary: Option<&[u8]>,
 ) -> Result<DayResult, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path().join("fleet.db"))?);
     fieldvisit_server::admin::load_region(storage.as_ref(), region)?;
+    let dictionary = match dictionary {
+        Some(bytes) => {
+            let stored = fieldvisit_server::dictionary::install(
+                storage.as_ref(),
+                bytes.to_vec(),
+                args.training_visits as u64,
+                ServerTime(SystemClock.now().0),
+            )?;
+            Some(Arc::new(Dictionary::new(&stored.bytes, DICTIONARY_LEVEL)?))
+        }
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -213,6 +316,9 @@ fn one_day(
         for _ in 0..args.connections {
             s.spawn(|| {
                 let transport = HttpTransport::new(&url).ok();
+                if let (Some(t), Some(d)) = (&transport, &dictionary) {
+                    let _ = t.use_dictionary(Some(d.bytes()));
+                }
                 loop {
                     let phone = setup.lock().ok().and_then(|mut q| q.pop());
                     let (Some(phone), Some(transport)) = (phone, transport.as_ref()) else {
@@ -238,37 +344,7 @@ fn one_day(
             let Some(h) = households.get(rng.random_range(0..households.len().max(1))) else {
                 break;
             };
-            let at = SystemClock.now();
-            let (content, location) = region.visit(&mut rng, h, at);
-            let record = VisitRecord {
-                id: VisitId::generate(at),
-                household: h.id.clone(),
-                cadre: phone.cadre.clone(),
-                identified: IdentifiedBy::Scan {
-                    key_id: 1,
-                    issue: h.plate_issue,
-                    scanned_at: WallTime(at.0 - 60_000),
-                },
-                recorded_at: at,
-                location: Some(location),
-                content,
-            };
-            phone.hlc = Hlc::tick(phone.hlc, at);
-            let op = UnsignedOperation {
-                id: OpId::generate(at),
-                device: phone.device,
-                seq: phone.head.seq + 1,
-                hlc: phone.hlc,
-                wall: at,
-                kind: "visit.record".into(),
-                payload: OpBody::VisitRecorded(record).to_payload()?,
-                prev_hash: phone.head.hash,
-            }
-            .sign(&phone.key);
-            phone.head = ChainPoint {
-                seq: op.seq,
-                hash: op.digest(),
-            };
+            let op = visit_op(region, &mut rng, phone, h)?;
             ops.push(PushedOp::from_operation(&op));
             visits += 1;
         }
@@ -284,7 +360,7 @@ fn one_day(
             page_bytes: DEFAULT_PAGE_BYTES,
             pending: 0,
         };
-        let body = zstd::bulk::compress(&serde_json::to_vec(&first)?, 3)?;
+        let body = codec::compress(&serde_json::to_vec(&first)?, 3, dictionary.as_deref())?;
         work.push((phone, body));
     }
     work.shuffle(&mut rng);
@@ -298,6 +374,9 @@ fn one_day(
         for _ in 0..args.connections {
             s.spawn(|| {
                 let transport = HttpTransport::new(&url).ok();
+                if let (Some(t), Some(d)) = (&transport, &dictionary) {
+                    let _ = t.use_dictionary(Some(d.bytes()));
+                }
                 let client = reqwest::blocking::Client::new();
                 loop {
                     let item = queue.lock().ok().and_then(|mut q| q.pop());
@@ -305,7 +384,8 @@ fn one_day(
                         break;
                     };
                     let t = Instant::now();
-                    match sync_prepared(transport, &client, &url, phone, body) {
+                    match sync_prepared(transport, &client, &url, phone, body, dictionary.as_ref())
+                    {
                         Ok((requests, up, down)) => {
                             if let Ok(mut l) = latencies.lock() {
                                 l.push(t.elapsed());
@@ -353,6 +433,61 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// The medians of several days in one mode.
+struct Row {
+    wall: f64,
+    syncs_per_s: f64,
+    visits_per_s: f64,
+    p50: f64,
+    p99: f64,
+    up: f64,
+    down: f64,
+    reqs: f64,
+    cpu: f64,
+    syncs: usize,
+}
+
+impl Row {
+    fn of(results: &[DayResult]) -> Row {
+        let m = |f: &dyn Fn(&DayResult) -> f64| median(results.iter().map(f).collect());
+        Row {
+            wall: m(&|r| r.wall.as_secs_f64()),
+            syncs_per_s: m(&|r| r.syncs as f64 / r.wall.as_secs_f64()),
+            visits_per_s: m(&|r| r.visits as f64 / r.wall.as_secs_f64()),
+            p50: m(&|r| r.latency.p50_us / 1000.0),
+            p99: m(&|r| r.latency.p99_us / 1000.0),
+            up: m(&|r| r.bytes_up as f64 / r.visits as f64),
+            down: m(&|r| r.bytes_down as f64 / r.syncs as f64),
+            reqs: m(&|r| r.requests as f64 / r.syncs as f64),
+            cpu: m(&|r| r.cpu_s),
+            syncs: results.first().map(|r| r.syncs).unwrap_or(0),
+        }
+    }
+
+    fn json(&self, mode: &str) -> serde_json::Value {
+        serde_json::json!({"compression": mode, "phones": self.syncs, "wall_s": self.wall,
+            "syncs_per_s": self.syncs_per_s, "visits_per_s": self.visits_per_s,
+            "p50_ms": self.p50, "p99_ms": self.p99, "bytes_up_per_visit": self.up,
+            "bytes_down_per_sync": self.down, "requests_per_sync": self.reqs,
+            "process_cpu_s": self.cpu})
+    }
+
+    fn print(&self, mode: &str) {
+        println!(
+            "{mode:<18} {:>7.2} s {:>8.0} {:>9.0} {:>8.1} {:>8.1} {:>9.0} {:>9.0} {:>8.2} {:>8.1}",
+            self.wall,
+            self.syncs_per_s,
+            self.visits_per_s,
+            self.p50,
+            self.p99,
+            self.up,
+            self.down,
+            self.reqs,
+            self.cpu
+        );
+    }
+}
+
 pub fn run(
     args: &FleetArgs,
     runs: usize,
@@ -360,77 +495,70 @@ pub fn run(
     json: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let region = Region::generate(RegionSpec::hulunbuir(seed));
-    let mut results = Vec::new();
+    let dictionary = earlier_days_dictionary(seed, args.training_visits)?;
+    let (mut plain, mut trained) = (Vec::new(), Vec::new());
     for run in 0..runs {
-        let r = one_day(&region, args, seed + run as u64)?;
-        eprintln!(
-            "run {run}: {} syncs, {} visits in {:.2} s; p50 {:.1} ms p99 {:.1} ms; {:.0} B up/visit",
-            r.syncs,
-            r.visits,
-            r.wall.as_secs_f64(),
-            r.latency.p50_us / 1000.0,
-            r.latency.p99_us / 1000.0,
-            r.bytes_up as f64 / r.visits as f64
-        );
-        results.push(r);
+        for (mode, dict, results) in [
+            ("plain zstd", None, &mut plain),
+            (
+                "zstd + dictionary",
+                Some(dictionary.as_slice()),
+                &mut trained,
+            ),
+        ] {
+            let r = one_day(&region, args, seed + run as u64, dict)?;
+            eprintln!(
+                "run {run} {mode}: {} syncs, {} visits in {:.2} s; p50 {:.1} ms p99 {:.1} ms; \
+                 {:.0} B up/visit",
+                r.syncs,
+                r.visits,
+                r.wall.as_secs_f64(),
+                r.latency.p50_us / 1000.0,
+                r.latency.p99_us / 1000.0,
+                r.bytes_up as f64 / r.visits as f64
+            );
+            results.push(r);
+        }
     }
-    let wall = median(results.iter().map(|r| r.wall.as_secs_f64()).collect());
-    let syncs_per_s = median(
-        results
-            .iter()
-            .map(|r| r.syncs as f64 / r.wall.as_secs_f64())
-            .collect(),
-    );
-    let visits_per_s = median(
-        results
-            .iter()
-            .map(|r| r.visits as f64 / r.wall.as_secs_f64())
-            .collect(),
-    );
-    let p50 = median(results.iter().map(|r| r.latency.p50_us / 1000.0).collect());
-    let p99 = median(results.iter().map(|r| r.latency.p99_us / 1000.0).collect());
-    let up = median(
-        results
-            .iter()
-            .map(|r| r.bytes_up as f64 / r.visits as f64)
-            .collect(),
-    );
-    let down = median(
-        results
-            .iter()
-            .map(|r| r.bytes_down as f64 / r.syncs as f64)
-            .collect(),
-    );
-    let reqs = median(
-        results
-            .iter()
-            .map(|r| r.requests as f64 / r.syncs as f64)
-            .collect(),
-    );
-    let cpu = median(results.iter().map(|r| r.cpu_s).collect());
-    let syncs = results.first().map(|r| r.syncs).unwrap_or(0);
+    let (plain, trained) = (Row::of(&plain), Row::of(&trained));
     if json {
         println!(
             "{}",
-            serde_json::json!({"bench": "fleet_day", "runs": runs, "phones": syncs,
-            "connections": args.connections, "wall_s": wall, "syncs_per_s": syncs_per_s,
-            "visits_per_s": visits_per_s, "p50_ms": p50, "p99_ms": p99,
-            "bytes_up_per_visit": up, "bytes_down_per_sync": down, "requests_per_sync": reqs,
-            "process_cpu_s": cpu})
+            serde_json::json!({"bench": "fleet_day", "runs": runs,
+                "connections": args.connections, "dictionary_bytes": dictionary.len(),
+                "training_visits": args.training_visits,
+                "rows": [plain.json("zstd"), trained.json("zstd+dictionary")]})
         );
     } else {
         println!(
-            "# fleet day: {syncs} phones, {} connections, embedded SQLite; median of {runs} runs",
-            args.connections
+            "# fleet day: {} phones, {} connections, embedded SQLite; median of {runs} runs",
+            plain.syncs, args.connections
         );
-        println!("wall time                {wall:>10.2} s");
-        println!("syncs per second         {syncs_per_s:>10.0}");
-        println!("visits accepted per s    {visits_per_s:>10.0}");
-        println!("sync latency p50 / p99   {p50:>10.1} / {p99:.1} ms");
-        println!("bytes up per visit       {up:>10.0} (zstd request bodies, headers excluded)");
-        println!("bytes down per sync      {down:>10.0}");
-        println!("requests per sync        {reqs:>10.2}");
-        println!("process CPU (client+server) {cpu:>7.1} s");
+        println!(
+            "# dictionary: {} bytes, trained on {} visits of another seed's region",
+            dictionary.len(),
+            args.training_visits
+        );
+        println!(
+            "{:<18} {:>9} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8}",
+            "bodies",
+            "wall",
+            "syncs/s",
+            "visits/s",
+            "p50 ms",
+            "p99 ms",
+            "B up/vis",
+            "B dn/sync",
+            "req/sync",
+            "CPU s"
+        );
+        plain.print("plain zstd");
+        trained.print("zstd + dictionary");
+        println!(
+            "bytes up per visit, dictionary / plain: {:.2}; bytes down per sync: {:.2}",
+            trained.up / plain.up,
+            trained.down / plain.down
+        );
     }
     Ok(())
 }
