@@ -421,12 +421,12 @@ fn prepare_peer() -> Result<(), BoxError> {
         return Ok(());
     }
     eprintln!(
-        "peer: {} has no node_modules; running `npm ci` there (pouchdb-server 4.2.0, pouchdb 9.0.0, \
+        "peer: {} has no node_modules; running `npm ci --ignore-scripts` there (pouchdb-server 4.2.0, pouchdb 9.0.0, \
          pinned by package-lock.json)",
         dir.display()
     );
     let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
+        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
         .current_dir(&dir)
         .status()?;
     if !status.success() {
