@@ -5,6 +5,8 @@
 //! journal and signature, plate verification.
 //! `cargo run --release -p fieldvisit-tests --bin bench -- fleet` — the fleet day: every cadre's
 //! phone pushes 1–3 visits and pulls its changes through the HTTP API on the embedded backend.
+//! `cargo run --release -p fieldvisit-tests --bin bench -- peer` — K phones × V visits synced
+//! at once, side by side with PouchDB replicating to pouchdb-server (needs Node.js and npm).
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 mod fleet;
+mod peer;
 
 #[derive(Parser)]
 #[command(about = "fieldvisit benchmarks")]
@@ -45,6 +48,8 @@ enum What {
     },
     /// The fleet day over HTTP on the embedded backend.
     Fleet(fleet::FleetArgs),
+    /// Side by side with PouchDB → pouchdb-server (CouchDB replication) on the same visits.
+    Peer(peer::PeerArgs),
 }
 
 fn report(json: bool, name: &str, s: &Summary, runs: usize) {
@@ -140,5 +145,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match &cli.what {
         What::Device { visits } => device(&cli, *visits),
         What::Fleet(args) => fleet::run(args, cli.runs, cli.seed, cli.json),
+        What::Peer(args) => peer::run(args, cli.runs, cli.seed, cli.json),
     }
 }
