@@ -13,7 +13,9 @@ use std::sync::{Arc, RwLock};
 
 use fieldvisit_core::clock::ServerTime;
 use fieldvisit_core::sync::codec::Dictionary;
-use fieldvisit_core::sync::protocol::PushedOp;
+use fieldvisit_core::sync::protocol::{
+    DEFAULT_PAGE_BYTES, PROTOCOL_VERSION, PushedOp, SyncRequest,
+};
 
 use crate::error::{Error, Result};
 use crate::storage::{Storage, StoredDictionary};
@@ -29,9 +31,20 @@ pub const MIN_SAMPLES: usize = 200;
 /// the server's CPU matters more than the last few percent.
 pub const RESPONSE_LEVEL: i32 = 3;
 
-/// An operation as it crosses the wire in a push, the form dictionaries are trained on.
+/// An operation as it crosses the wire: in a sync request of its own, which is what a phone
+/// sends on a day with one visit, so the dictionary learns the request's frame too.
 pub fn sample(op: &fieldvisit_core::journal::Operation) -> Result<Vec<u8>> {
-    Ok(serde_json::to_vec(&PushedOp::from_operation(op))?)
+    let request = SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        device: op.device,
+        app_version: env!("CARGO_PKG_VERSION").to_string(),
+        device_time: op.wall,
+        push: vec![PushedOp::from_operation(op)],
+        cursor: 0,
+        page_bytes: DEFAULT_PAGE_BYTES,
+        pending: 0,
+    };
+    Ok(serde_json::to_vec(&request)?)
 }
 
 /// Trains a dictionary of `size` bytes on samples.

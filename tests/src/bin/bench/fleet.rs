@@ -117,7 +117,10 @@ fn visit_op(
 
 /// Trains a dictionary on an earlier day: `n` visits of another region's cadres (another
 /// seed), in the form the server's trainer takes them from its database.
-fn earlier_days_dictionary(seed: u64, n: usize) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+pub(crate) fn earlier_days_dictionary(
+    seed: u64,
+    n: usize,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let region = Region::generate(RegionSpec::hulunbuir(seed ^ 0x5eed_0ff5));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let day = SystemClock.now().local_date();

@@ -55,6 +55,10 @@ pub struct PeerArgs {
     /// Run our side only (no Node needed).
     #[arg(long)]
     no_peer: bool,
+    /// Our phones send plain zstd bodies instead of using a dictionary the server trained on
+    /// an earlier day's visits (another seed's region; 20,000 visits).
+    #[arg(long)]
+    plain: bool,
 }
 
 /// One visit of the workload: the plate the phone scans and what it records.
@@ -272,10 +276,15 @@ fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
 
 /// Our side: a fresh server on a temp SQLite db, K enrolled stores that record their visits
 /// offline, then sync all at once.
-fn ours(region: &Region, work: &Workload) -> Result<Side, BoxError> {
+fn ours(region: &Region, work: &Workload, dictionary: Option<&[u8]>) -> Result<Side, BoxError> {
     let dir = tempfile::tempdir()?;
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path().join("server.db"))?);
     fieldvisit_server::admin::load_region(storage.as_ref(), region)?;
+    if let Some(bytes) = dictionary {
+        // Phones fetch it when they enroll, below.
+        let at = ServerTime(SystemClock.now().0);
+        fieldvisit_server::dictionary::install(storage.as_ref(), bytes.to_vec(), 20_000, at)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -534,9 +543,15 @@ pub fn run(args: &PeerArgs, runs: usize, seed: u64, json: bool) -> Result<(), Bo
         workload_path.display()
     );
 
+    let dictionary = if args.plain {
+        None
+    } else {
+        eprintln!("training the server's dictionary on an earlier day (20,000 visits)");
+        Some(super::fleet::earlier_days_dictionary(seed, 20_000)?)
+    };
     let (mut ours_runs, mut peer_runs, mut peer_raw) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
-        let o = ours(&region, &work)?;
+        let o = ours(&region, &work, dictionary.as_deref())?;
         eprintln!(
             "run {run}: fieldvisit {:.3} s, {:.0} visits/s, {:.2} requests/sync, {:.0} B up/visit",
             o.wall_s,
@@ -584,7 +599,7 @@ fn print_results(
             "{}",
             json!({"bench": "peer", "runs": runs, "clients": work.clients.len(),
                 "visits_per_client": args.visits, "visits": work.visits(),
-                "ours": side_json(o), "peer": p.map(side_json),
+                "ours": side_json(o), "ours_dictionary": !args.plain, "peer": p.map(side_json),
                 "peer_setup": raw.map(|r| json!({"pouchdb": r["pouchdb"],
                     "pouchdb_server": r["pouchdb_server"], "node": r["node"],
                     "server_storage": r["server_storage"], "client_adapter": r["client_adapter"],
@@ -609,6 +624,14 @@ fn print_results(
         );
     }
     println!("# bytes: everything on the wire (HTTP heads and bodies as sent), sync phase only");
+    println!(
+        "# fieldvisit bodies: {}",
+        if args.plain {
+            "plain zstd"
+        } else {
+            "zstd with a dictionary the server trained on an earlier day"
+        }
+    );
     let col = |f: &dyn Fn(&Medians) -> f64, digits: usize| -> (String, String) {
         (
             format!("{:.*}", digits, f(o)),
