@@ -8,7 +8,9 @@ use fieldvisit_core::Result;
 use fieldvisit_core::domain::codelist;
 use fieldvisit_core::sqlite::Schema;
 
-pub const VERSION: u32 = 1;
+/// Versions: 1 the first release; 2 the compression dictionary (another branch: see
+/// `upgrade_from`); 3 the append-only admin log.
+pub const VERSION: u32 = 3;
 
 pub const SERVER: Schema = Schema {
     name: "server database",
@@ -122,6 +124,7 @@ CREATE TABLE feed (
 fn create(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(fieldvisit_core::rows::REGISTRY_TABLES)?;
     tx.execute_batch(CREATE)?;
+    tx.execute_batch(super::admin_log::SCHEMA)?;
     for e in codelist::seed() {
         tx.execute(
             "INSERT INTO code_list (list, code, label_zh, label_en, parent)
@@ -132,9 +135,16 @@ fn create(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-fn upgrade_from(_tx: &Transaction<'_>, from: u32) -> Result<()> {
-    // Version 1 is the first released schema; steps are added here as `from => ...` arms.
-    Err(fieldvisit_core::Error::Corrupt(format!(
-        "no upgrade step from server schema {from}"
-    )))
+fn upgrade_from(tx: &Transaction<'_>, from: u32) -> Result<()> {
+    // One arm per step, `from => ...` upgrading to `from + 1`. Old steps are never edited.
+    match from {
+        // Reserved for the compression_dictionary step (server schema 1 → 2), which lands from
+        // another branch; when it does, its step replaces this arm and nothing else changes.
+        1 => Ok(()),
+        // The append-only admin log.
+        2 => Ok(tx.execute_batch(super::admin_log::SCHEMA)?),
+        _ => Err(fieldvisit_core::Error::Corrupt(format!(
+            "no upgrade step from server schema {from}"
+        ))),
+    }
 }
