@@ -47,7 +47,9 @@ impl Actor {
     }
 
     /// The actor named by `flag` (an admin command's `--actor`), or else the operating system
-    /// user (`$USER`, `$LOGNAME`, `$USERNAME`), or else `unknown`.
+    /// user: `$USER`, `$LOGNAME` or `$USERNAME`, or else (on Unix, where a shell started by a
+    /// service may set none of them) the name of the process's user id in `/etc/passwd`, or
+    /// `uid:N`; `unknown` only when all of that fails.
     ///
     /// # Errors
     /// As [`Actor::new`] for an invalid `flag`.
@@ -59,7 +61,9 @@ impl Actor {
             .iter()
             .filter_map(|var| std::env::var(var).ok())
             .find_map(|name| Actor::new(name).ok());
-        Ok(os_user.unwrap_or_else(|| Actor("unknown".into())))
+        Ok(os_user
+            .or_else(unix_user)
+            .unwrap_or_else(|| Actor("unknown".into())))
     }
 
     pub fn as_str(&self) -> &str {
@@ -71,6 +75,28 @@ impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The user owning this process, by name from `/etc/passwd` or else as `uid:N`.
+#[cfg(unix)]
+fn unix_user() -> Option<Actor> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let named = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|line| {
+                let mut fields = line.split(':');
+                let name = fields.next()?;
+                (fields.nth(1)? == uid.to_string()).then(|| name.to_string())
+            })
+        });
+    Actor::new(named.unwrap_or_else(|| format!("uid:{uid}"))).ok()
+}
+
+#[cfg(not(unix))]
+fn unix_user() -> Option<Actor> {
+    None
 }
 
 /// The admin actions that are logged. Stored as their [`Action::as_str`] names, which never

@@ -133,8 +133,10 @@ fn every_plate_on_every_village_sheet_is_read_by_rqrr_and_verifies_on_a_device()
     let villages = villages(&county.region);
     assert_eq!(villages.len(), 3);
     let mut pages_seen = 0;
+    let mut written = BTreeSet::new();
     for (village, households) in &villages {
         let printed = print(&county, village);
+        written.extend(printed.files.iter().cloned());
         assert_eq!(
             printed.files.len(),
             households.len().div_ceil(plates::PLATES_PER_PAGE)
@@ -156,6 +158,12 @@ fn every_plate_on_every_village_sheet_is_read_by_rqrr_and_verifies_on_a_device()
         check_village_plates(&payloads, &county.region, households);
     }
     assert!(pages_seen > villages.len(), "some village needs two pages");
+    // The pages and nothing else: no temporary file is left behind.
+    let in_folder: BTreeSet<PathBuf> = std::fs::read_dir(&county.out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(in_folder, written);
 }
 
 fn zbarimg_available() -> bool {

@@ -137,10 +137,20 @@ pub fn check_out_path(out: &Path) -> Result<()> {
             out.display()
         )));
     }
-    let dir = folder_of(out);
-    tempfile::NamedTempFile::new_in(dir)
-        .map(drop)
-        .map_err(|e| io_at(dir, e))
+    // A probe file, created and removed: the only sure test that the folder takes new files.
+    let probe = temporary_beside(out);
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| io_at(folder_of(out), e))
+}
+
+/// A hidden temporary name in the folder of `path`, unique to this process.
+fn temporary_beside(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plates.svg".into());
+    folder_of(path).join(format!(".{name}.{}.tmp", std::process::id()))
 }
 
 fn folder_of(out: &Path) -> &Path {
@@ -157,15 +167,20 @@ fn io_at(path: &Path, e: std::io::Error) -> Error {
     ))
 }
 
-/// Writes each page through a temporary file in the same folder, renamed into place, so a
-/// failed write never leaves half a page under the final name.
+/// Writes each page to a temporary file in the same folder and renames it into place, so a
+/// failed write never leaves half a page under the final name. Files get the usual
+/// permissions (the umask's), so whoever prints them can read them.
 fn write_pages(out: &Path, pages: &[String]) -> Result<Vec<PathBuf>> {
     let paths = page_paths(out, pages.len());
     for (path, page) in paths.iter().zip(pages) {
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(folder_of(path)).map_err(|e| io_at(path, e))?;
-        std::io::Write::write_all(&mut tmp, page.as_bytes()).map_err(|e| io_at(path, e))?;
-        tmp.persist(path).map_err(|e| io_at(path, e.error))?;
+        let tmp = temporary_beside(path);
+        let written =
+            std::fs::write(&tmp, page.as_bytes()).and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = written {
+            // The temporary file may or may not exist; either way it must not stay behind.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_at(path, e));
+        }
     }
     Ok(paths)
 }
