@@ -296,6 +296,18 @@ pub fn household_by_code(conn: &Connection, code: &HumanCode) -> Result<Option<H
     rows.next()?.map(household_from_row).transpose()
 }
 
+/// Every household of a village, in door-plate code order (the order plates are printed in).
+pub fn households_of_village(conn: &Connection, village: &str) -> Result<Vec<Household>> {
+    let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM household WHERE village = ?1 ORDER BY code");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([village])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(household_from_row(r)?);
+    }
+    Ok(out)
+}
+
 pub fn member_by_id(conn: &Connection, id: &MemberId) -> Result<Option<Member>> {
     let sql = format!("SELECT {MEMBER_COLUMNS} FROM member WHERE id = ?1");
     let mut stmt = conn.prepare_cached(&sql)?;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use fieldvisit_core::Store;
 use fieldvisit_core::ids::VisitId;
 use fieldvisit_core::journal::OpBody;
-use fieldvisit_tests::harness::{TestServer, now, today};
+use fieldvisit_tests::harness::{TestServer, admin, now, today};
 use rand::{Rng, SeedableRng};
 
 const DEVICE: &str = env!("CARGO_BIN_EXE_fieldvisit");
@@ -66,6 +66,7 @@ fn a_device_killed_mid_sync_carries_on_with_nothing_lost_or_doubled() {
         &secretary,
         now(),
         3_600_000,
+        &admin(),
     )
     .unwrap();
     let out = fieldvisit(&store, &["enroll", "--no-sync", &server.url, &code.code]);

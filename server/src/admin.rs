@@ -1,6 +1,7 @@
 //! What a sync admin does to the registry and the devices from the county: load a region,
 //! revoke a device, move a household from one cadre to another. Each change reaches the phones
-//! concerned through their feeds.
+//! concerned through their feeds, and each appends an entry to the admin log in the same
+//! transaction (`crate::admin_log`). Door plates have their own module (`crate::plates`).
 
 use chrono::NaiveDate;
 
@@ -9,13 +10,20 @@ use fieldvisit_core::domain::{Assignment, RegistryRecord};
 use fieldvisit_core::ids::{AssignmentId, CadreId, DeviceId, HouseholdId};
 use fieldvisit_core::synth::Region;
 
+use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};
 use crate::storage::{FeedItem, Storage};
 use crate::sync::feed_household;
 
 /// Loads a synthetic region's registry (areas, households, members, cadres, assignments,
-/// posts, measures, plate keys) in one transaction.
-pub fn load_region(storage: &dyn Storage, region: &Region) -> Result<usize> {
+/// posts, measures, plate keys) in one transaction, with the secret of its plate key so this
+/// server can print its plates.
+pub fn load_region(
+    storage: &dyn Storage,
+    region: &Region,
+    actor: &Actor,
+    now: ServerTime,
+) -> Result<usize> {
     let records = region
         .areas
         .iter()
@@ -57,6 +65,21 @@ pub fn load_region(storage: &dyn Storage, region: &Region) -> Result<usize> {
         tx.put_record(&record)?;
         n += 1;
     }
+    let (key_id, secret) = region.authority_secret();
+    tx.put_authority_secret(key_id, &secret, now)?;
+    admin_log::record(
+        tx.as_mut(),
+        actor,
+        now,
+        Action::RegionLoad,
+        &format!("synthetic-region:{}", region.spec.seed),
+        serde_json::json!({
+            "records": n,
+            "households": region.households.len(),
+            "villages": region.spec.villages,
+            "plate_key": key_id,
+        }),
+    )?;
     tx.commit()?;
     Ok(n)
 }
@@ -66,12 +89,21 @@ pub fn revoke(
     storage: &dyn Storage,
     device: &DeviceId,
     reason: &str,
+    actor: &Actor,
     now: ServerTime,
 ) -> Result<()> {
     let mut tx = storage.write()?;
     if !tx.revoke_device(device, now, reason)? {
         return Err(Error::NotFound(format!("no device {device}")));
     }
+    admin_log::record(
+        tx.as_mut(),
+        actor,
+        now,
+        Action::DeviceRevoke,
+        &device.to_string(),
+        serde_json::json!({ "reason": reason }),
+    )?;
     tx.commit()
 }
 
@@ -83,6 +115,8 @@ pub fn reassign(
     household: &HouseholdId,
     to: &CadreId,
     day: NaiveDate,
+    actor: &Actor,
+    now: ServerTime,
 ) -> Result<AssignmentId> {
     let mut tx = storage.write()?;
     if tx.household(household)?.is_none() {
@@ -93,12 +127,14 @@ pub fn reassign(
     }
     let before = tx.cadres_in_scope(household, day)?;
     let yesterday = day.pred_opt().unwrap_or(day);
+    let mut ended = Vec::new();
     for mut a in tx.assignments_of_household(household)? {
         let active = a.from <= day && a.to.is_none_or(|t| t >= day);
         if active && &a.cadre != to {
             a.to = Some(yesterday.max(a.from));
             let cadre = a.cadre.clone();
             let id = a.id.clone();
+            ended.push(id.to_string());
             tx.put_record(&RegistryRecord::Assignment(a))?;
             for device in tx.devices_of_cadres(std::slice::from_ref(&cadre))? {
                 tx.append_feed(&device, &FeedItem::Assignment(id.clone()))?;
@@ -125,6 +161,19 @@ pub fn reassign(
             feed_household(tx.as_mut(), &device, household)?;
         }
     }
+    admin_log::record(
+        tx.as_mut(),
+        actor,
+        now,
+        Action::HouseholdReassign,
+        household.as_str(),
+        serde_json::json!({
+            "to": to.as_str(),
+            "from_day": day.to_string(),
+            "assignment": id.to_string(),
+            "ended": ended,
+        }),
+    )?;
     tx.commit()?;
     Ok(id)
 }

@@ -132,7 +132,14 @@ pub fn run(opts: &DemoOptions, runtime: &tokio::runtime::Runtime) -> Result<Demo
         .clone()
         .unwrap_or_else(|| dir.path().join("fieldvisit.db"));
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&db)?);
-    crate::admin::load_region(storage.as_ref(), &region)?;
+    // The demo acts as its own admin, and says so in the admin log.
+    let actor = crate::admin_log::Actor::new("demo")?;
+    crate::admin::load_region(
+        storage.as_ref(),
+        &region,
+        &actor,
+        ServerTime(SystemClock.now().0),
+    )?;
 
     let listener = runtime.block_on(async {
         match tokio::net::TcpListener::bind(opts.listen).await {
@@ -175,8 +182,13 @@ pub fn run(opts: &DemoOptions, runtime: &tokio::runtime::Runtime) -> Result<Demo
     // Enrollment: an admin makes a code per phone; each phone redeems it and pulls its scope.
     let mut devices = Vec::new();
     for (i, cadre) in chosen.iter().enumerate() {
-        let code =
-            crate::enroll::create_code(storage.as_ref(), cadre, ServerTime(now.0), 86_400_000)?;
+        let code = crate::enroll::create_code(
+            storage.as_ref(),
+            cadre,
+            ServerTime(now.0),
+            86_400_000,
+            &actor,
+        )?;
         let store = Store::open(dir.path().join(format!("device-{i}.db")))?;
         if enroll(&store, &transport, &url, &code.code, &options.app_version).is_err() {
             errors.fetch_add(1, Ordering::Relaxed);

@@ -17,6 +17,7 @@ use fieldvisit_core::sync::protocol::{
     DEFAULT_PAGE_BYTES, PROTOCOL_VERSION, PushedOp, SyncRequest,
 };
 
+use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};
 use crate::storage::{Storage, StoredDictionary};
 
@@ -64,19 +65,21 @@ pub fn train_from_storage(
     storage: &dyn Storage,
     samples: usize,
     size: usize,
+    actor: &Actor,
     now: ServerTime,
 ) -> Result<StoredDictionary> {
     let ops = storage.read()?.recent_accepted_ops(samples)?;
     let samples = ops.iter().map(sample).collect::<Result<Vec<_>>>()?;
     let bytes = train(&samples, size)?;
-    install(storage, bytes, samples.len() as u64, now)
+    install(storage, bytes, samples.len() as u64, actor, now)
 }
 
-/// Stores trained dictionary bytes as the current dictionary.
+/// Stores trained dictionary bytes as the current dictionary, and logs it.
 pub fn install(
     storage: &dyn Storage,
     bytes: Vec<u8>,
     samples: u64,
+    actor: &Actor,
     now: ServerTime,
 ) -> Result<StoredDictionary> {
     let prepared = Dictionary::new(&bytes, RESPONSE_LEVEL)
@@ -95,6 +98,14 @@ pub fn install(
         )));
     }
     tx.put_dictionary(&stored)?;
+    admin_log::record(
+        tx.as_mut(),
+        actor,
+        now,
+        Action::DictionaryTrain,
+        &stored.id.to_string(),
+        serde_json::json!({ "bytes": stored.bytes.len(), "samples": samples }),
+    )?;
     tx.commit()?;
     Ok(stored)
 }

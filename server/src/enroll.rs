@@ -10,6 +10,7 @@ use fieldvisit_core::ids::CadreId;
 use fieldvisit_core::journal::ChainPoint;
 use fieldvisit_core::sync::protocol::{EnrollRequest, EnrollResponse, PROTOCOL_VERSION};
 
+use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};
 use crate::http::error::ApiError;
 use crate::storage::{DeviceRecord, Storage};
@@ -74,12 +75,14 @@ impl EnrollmentCode {
     }
 }
 
-/// Makes a one-time code for `cadre`, valid for `ttl_ms`.
+/// Makes a one-time code for `cadre`, valid for `ttl_ms`, and logs its issue (the code itself
+/// is not logged: it is a credential until it is used or expires).
 pub fn create_code(
     storage: &dyn Storage,
     cadre: &CadreId,
     now: ServerTime,
     ttl_ms: i64,
+    actor: &Actor,
 ) -> Result<EnrollmentCode> {
     let text = crockford()?.encode(&random::<10>()?);
     let code = text
@@ -96,6 +99,14 @@ pub fn create_code(
         )));
     }
     tx.insert_enrollment_code(&code_hash(&code), cadre, now, expires)?;
+    admin_log::record(
+        tx.as_mut(),
+        actor,
+        now,
+        Action::EnrollCode,
+        cadre.as_str(),
+        serde_json::json!({ "expires": expires.0 }),
+    )?;
     tx.commit()?;
     Ok(EnrollmentCode {
         code,

@@ -1,15 +1,18 @@
 //! fieldvisit-server: the county's sync server and tools. Phones push their signed journals
 //! and pull what their cadre is responsible for (`sync`, `http`); admins load the registry,
-//! enroll and revoke phones and move households between cadres (`admin`, `enroll`); the
-//! storage is a trait with an embedded SQLite backend (`storage`).
+//! enroll and revoke phones and move households between cadres (`admin`, `enroll`), print and
+//! reissue door plates (`plates`), and every such action goes to an append-only log
+//! (`admin_log`); the storage is a trait with an embedded SQLite backend (`storage`).
 
 pub mod admin;
+pub mod admin_log;
 pub mod audit;
 pub mod demo;
 pub mod dictionary;
 pub mod enroll;
 pub mod error;
 pub mod http;
+pub mod plates;
 pub mod storage;
 pub mod sync;
 

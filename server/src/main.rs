@@ -1,23 +1,26 @@
 //! `fieldvisit-server`: the sync server and the county's tools.
 //!
 //! `serve` runs the server; `demo` runs the whole system on a synthetic region; `enroll`,
-//! `revoke`, `devices`, `seed` and `dictionary` are the admin's commands.
+//! `revoke`, `devices`, `seed`, `plates`, `admin-log` and `dictionary` are the admin's
+//! commands. Commands that change something (`seed`, `enroll`, `revoke`, `plates`) append to the
+//! admin log as the user named by `--actor`, or else the operating system user.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use fieldvisit_core::clock::{Clock, ServerTime, SystemClock};
 use fieldvisit_core::ids::{CadreId, DeviceId};
 use fieldvisit_core::synth::{Region, RegionSpec};
+use fieldvisit_server::admin_log::Actor;
 use fieldvisit_server::demo::{self, DemoOptions};
 use fieldvisit_server::http::AppState;
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
-use fieldvisit_server::{Error, Result, admin, dictionary, enroll};
+use fieldvisit_server::{Error, Result, admin, dictionary, enroll, plates};
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +31,20 @@ use fieldvisit_server::{Error, Result, admin, dictionary, enroll};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// Who is acting, for the admin log.
+#[derive(Args)]
+struct Who {
+    /// The admin's name in the admin log (default: the operating system user).
+    #[arg(long)]
+    actor: Option<String>,
+}
+
+impl Who {
+    fn actor(&self) -> Result<Actor> {
+        Actor::from_flag_or_os(self.actor.as_deref())
+    }
 }
 
 #[derive(Subcommand)]
@@ -71,6 +88,8 @@ enum Command {
         seed: u64,
         #[arg(long)]
         small: bool,
+        #[command(flatten)]
+        who: Who,
     },
     /// Make a one-time enrollment code for a cadre's phone.
     Enroll {
@@ -84,6 +103,8 @@ enum Command {
         /// Also write the code as a QR image (SVG) here.
         #[arg(long)]
         qr: Option<PathBuf>,
+        #[command(flatten)]
+        who: Who,
     },
     /// Revoke a phone: its next sync gets 401; its local data stays on the phone.
     Revoke {
@@ -92,11 +113,25 @@ enum Command {
         device: String,
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        who: Who,
     },
     /// Verify every device's hash chain and signatures across the whole database.
     Audit {
         #[arg(long, default_value = "fieldvisit.db")]
         db: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a village's door plates as A4 SVG pages (8 plates a page), or reissue a plate.
+    Plates(PlatesArgs),
+    /// List the admin log, oldest of the listed entries first.
+    AdminLog {
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: PathBuf,
+        /// How many of the newest entries to list.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
         #[arg(long)]
         json: bool,
     },
@@ -114,7 +149,7 @@ enum Command {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum DictionaryAction {
     /// Train a dictionary on the newest accepted operations; phones fetch it at their next sync.
     Train {
@@ -126,6 +161,8 @@ enum DictionaryAction {
         /// The dictionary's size in bytes.
         #[arg(long, default_value_t = dictionary::DEFAULT_SIZE)]
         size: usize,
+        #[command(flatten)]
+        who: Who,
     },
     /// List the dictionaries; the last one is advertised to phones.
     List {
@@ -134,8 +171,57 @@ enum DictionaryAction {
     },
 }
 
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct PlatesArgs {
+    #[command(subcommand)]
+    action: Option<PlatesAction>,
+    #[arg(long, default_value = "fieldvisit.db")]
+    db: PathBuf,
+    /// The village's 12-digit area code.
+    #[arg(long, required = true)]
+    village: Option<String>,
+    /// The sheet, an .svg file; a village of more than 8 households gets FILE-1.svg, FILE-2.svg, …
+    #[arg(long, required = true)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    who: Who,
+}
+
+#[derive(Subcommand)]
+enum PlatesAction {
+    /// Replace a lost or damaged plate: a new issue number, and phones refuse the old plate
+    /// once they have synced.
+    Reissue {
+        /// The household's id or door-plate code.
+        household: String,
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: PathBuf,
+        /// Why the plate is replaced (goes to the admin log).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Also write the new plate's sheet (an .svg file) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        who: Who,
+    },
+}
+
 fn now() -> ServerTime {
     ServerTime(SystemClock.now().0)
+}
+
+/// A server time as China Standard Time, to the second (for admins reading a list).
+fn china_time(at: ServerTime) -> String {
+    let cst = chrono::FixedOffset::east_opt(8 * 3600);
+    match (chrono::DateTime::from_timestamp_millis(at.0), cst) {
+        (Some(t), Some(cst)) => t
+            .with_timezone(&cst)
+            .format("%Y-%m-%d %H:%M:%S%:z")
+            .to_string(),
+        _ => at.0.to_string(),
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -216,8 +302,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 // Serve on, so that a newcomer can point a device at this server.
                 let cadre = demo.region.cadres.first().map(|c| c.id.clone());
                 if let Some(cadre) = cadre {
-                    let code =
-                        enroll::create_code(demo.storage.as_ref(), &cadre, now(), 86_400_000)?;
+                    let code = enroll::create_code(
+                        demo.storage.as_ref(),
+                        &cadre,
+                        now(),
+                        86_400_000,
+                        &Actor::new("demo")?,
+                    )?;
                     println!();
                     println!("serving on http://{} — press Ctrl-C to stop", demo.address);
                     println!("enroll a device for cadre {cadre} with code {}", code.code);
@@ -230,7 +321,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Command::Seed { db, seed, small } => {
+        Command::Seed {
+            db,
+            seed,
+            small,
+            who,
+        } => {
+            let actor = who.actor()?;
             let storage = SqliteStorage::open(&db)?;
             let spec = if small {
                 RegionSpec::small(seed)
@@ -238,7 +335,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 RegionSpec::hulunbuir(seed)
             };
             let region = Region::generate(spec);
-            let n = admin::load_region(&storage, &region)?;
+            let n = admin::load_region(&storage, &region, &actor, now())?;
             println!("loaded {n} registry records into {}", db.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -247,11 +344,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cadre,
             ttl_hours,
             qr,
+            who,
         } => {
+            let actor = who.actor()?;
             let storage = SqliteStorage::open(&db)?;
             let cadre = CadreId::new(cadre)?;
-            let code =
-                enroll::create_code(&storage, &cadre, now(), ttl_hours.saturating_mul(3_600_000))?;
+            let code = enroll::create_code(
+                &storage,
+                &cadre,
+                now(),
+                ttl_hours.saturating_mul(3_600_000),
+                &actor,
+            )?;
             println!("{}", code.code);
             if let Some(path) = qr {
                 std::fs::write(&path, code.qr_svg()?)?;
@@ -259,11 +363,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Revoke { db, device, reason } => {
+        Command::Revoke {
+            db,
+            device,
+            reason,
+            who,
+        } => {
+            let actor = who.actor()?;
             let storage = SqliteStorage::open(&db)?;
             let device = DeviceId::parse(&device)
                 .map_err(|e| Error::Refused(format!("not a device id: {e}")))?;
-            admin::revoke(&storage, &device, &reason, now())?;
+            admin::revoke(&storage, &device, &reason, &actor, now())?;
             println!("revoked {device}");
             Ok(ExitCode::SUCCESS)
         }
@@ -291,10 +401,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Dictionary {
-            action: DictionaryAction::Train { db, samples, size },
+            action:
+                DictionaryAction::Train {
+                    db,
+                    samples,
+                    size,
+                    who,
+                },
         } => {
             let storage = SqliteStorage::open(&db)?;
-            let d = dictionary::train_from_storage(&storage, samples, size, now())?;
+            let d = dictionary::train_from_storage(&storage, samples, size, &who.actor()?, now())?;
             println!(
                 "dictionary {} ({} bytes, trained on {} operations) is now advertised to phones",
                 d.id,
@@ -319,6 +435,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     d.samples,
                     d.created_at.0
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plates(args) => run_plates(args),
+        Command::AdminLog { db, limit, json } => {
+            let storage = SqliteStorage::open(&db)?;
+            let mut entries = storage.read()?.admin_log(limit)?;
+            entries.reverse();
+            if json {
+                println!("{}", serde_json::to_string(&entries)?);
+            } else {
+                for e in entries {
+                    println!(
+                        "{:>6}  {}  {:<16} {:<19} {:<40} {}",
+                        e.id,
+                        china_time(e.at),
+                        e.actor,
+                        e.action,
+                        e.subject,
+                        e.detail
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -350,6 +488,62 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             .unwrap_or_else(|| "never".into()),
                     );
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run_plates(args: PlatesArgs) -> Result<ExitCode> {
+    match args.action {
+        Some(PlatesAction::Reissue {
+            household,
+            db,
+            reason,
+            out,
+            who,
+        }) => {
+            let actor = who.actor()?;
+            // Refuse a bad --out before the reissue is committed, not after.
+            if let Some(out) = &out {
+                plates::check_out_path(out)?;
+            }
+            let storage = SqliteStorage::open(&db)?;
+            let reissued = plates::reissue(&storage, &household, reason.as_deref(), &actor, now())?;
+            println!("{}", reissued.plate.code.grouped());
+            eprintln!(
+                "household {} ({} {}): plate issue {} replaces issue {}; phones refuse the old \
+                 plate once they sync",
+                reissued.household,
+                reissued.village.name,
+                reissued.village.code,
+                reissued.plate.issue,
+                reissued.previous_issue,
+            );
+            if let Some(out) = out {
+                let file = plates::write_reissued(&reissued, &out)?;
+                eprintln!("new plate written to {}", file.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let (Some(village), Some(out)) = (args.village, args.out) else {
+                return Err(Error::Refused(
+                    "plates needs --village CODE and --out FILE.svg".into(),
+                ));
+            };
+            let actor = args.who.actor()?;
+            let storage = SqliteStorage::open(&args.db)?;
+            let printed = plates::print_village(&storage, &village, &out, &actor, now())?;
+            println!(
+                "{} plates of {} ({}) on {} page(s):",
+                printed.plates.len(),
+                printed.village.name,
+                printed.village.code,
+                printed.files.len()
+            );
+            for file in &printed.files {
+                println!("{}", file.display());
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -74,7 +74,8 @@ fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let storage = SqliteStorage::open(dir.path().join("fuzz.db")).unwrap();
     let region = Region::generate(RegionSpec::small(3));
-    fieldvisit_server::admin::load_region(&storage, &region).unwrap();
+    let actor = fieldvisit_server::admin_log::Actor::new("test").unwrap();
+    fieldvisit_server::admin::load_region(&storage, &region, &actor, ServerTime(0)).unwrap();
     let key = SigningKey::from_bytes(&[4; 32]);
     let device = DeviceRecord {
         id: DeviceId::generate(WallTime(1_700_000_000_000)),

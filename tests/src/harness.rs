@@ -56,6 +56,11 @@ pub fn options() -> SyncOptions {
     }
 }
 
+/// The admin the tests act as (in the admin log).
+pub fn admin() -> fieldvisit_server::admin_log::Actor {
+    fieldvisit_server::admin_log::Actor::new("test").expect("a valid actor name")
+}
+
 pub fn now() -> ServerTime {
     ServerTime(SystemClock.now().0)
 }
@@ -75,7 +80,8 @@ impl TestServer {
         let storage: Arc<dyn Storage> =
             Arc::new(SqliteStorage::open(dir.path().join("server.db")).expect("server database"));
         let region = Region::generate(spec);
-        fieldvisit_server::admin::load_region(storage.as_ref(), &region).expect("region loads");
+        fieldvisit_server::admin::load_region(storage.as_ref(), &region, &admin(), now())
+            .expect("region loads");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -110,9 +116,14 @@ impl TestServer {
             .map(|d| d.count())
             .unwrap_or(0);
         let store = Store::open(self.dir.path().join(format!("device-{n}.db"))).expect("store");
-        let code =
-            fieldvisit_server::enroll::create_code(self.storage.as_ref(), cadre, now(), 3_600_000)
-                .expect("enrollment code");
+        let code = fieldvisit_server::enroll::create_code(
+            self.storage.as_ref(),
+            cadre,
+            now(),
+            3_600_000,
+            &admin(),
+        )
+        .expect("enrollment code");
         fieldvisit_core::sync::enroll(&store, &self.transport(), &self.url, &code.code, "test")
             .expect("enrollment");
         self.sync(&store).expect("first sync");
@@ -184,9 +195,14 @@ impl TestServer {
         use fieldvisit_core::sync::protocol::{EnrollRequest, PROTOCOL_VERSION};
         let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
         let device = fieldvisit_core::ids::DeviceId::generate(SystemClock.now());
-        let code =
-            fieldvisit_server::enroll::create_code(self.storage.as_ref(), cadre, now(), 3_600_000)
-                .expect("enrollment code");
+        let code = fieldvisit_server::enroll::create_code(
+            self.storage.as_ref(),
+            cadre,
+            now(),
+            3_600_000,
+            &admin(),
+        )
+        .expect("enrollment code");
         let answer = self
             .transport()
             .enroll(&EnrollRequest {

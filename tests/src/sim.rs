@@ -238,9 +238,14 @@ fn enroll(
     cadre: &CadreId,
 ) -> Result<(), String> {
     let now = ServerTime(SystemClock.now().0);
-    let code =
-        fieldvisit_server::enroll::create_code(server.storage.as_ref(), cadre, now, 3_600_000)
-            .map_err(|e| e.to_string())?;
+    let code = fieldvisit_server::enroll::create_code(
+        server.storage.as_ref(),
+        cadre,
+        now,
+        3_600_000,
+        &sim_admin(),
+    )
+    .map_err(|e| e.to_string())?;
     fieldvisit_core::sync::enroll(phone, link, "sim", &code.code, "sim")
         .map_err(|e| e.to_string())?;
     Ok(())
@@ -253,8 +258,13 @@ pub fn run(config: SimConfig) -> Result<SimStats, String> {
     let region = Region::generate(RegionSpec::small(config.seed));
     let url = Arc::new(RwLock::new(String::new()));
     let mut server = Server::start(dir.path().join("server.db"), url.clone())?;
-    fieldvisit_server::admin::load_region(server.storage.as_ref(), &region)
-        .map_err(|e| e.to_string())?;
+    fieldvisit_server::admin::load_region(
+        server.storage.as_ref(),
+        &region,
+        &sim_admin(),
+        ServerTime(SystemClock.now().0),
+    )
+    .map_err(|e| e.to_string())?;
     let link = FaultyLink {
         url,
         rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed)),
@@ -356,8 +366,15 @@ pub fn run(config: SimConfig) -> Result<SimStats, String> {
                     .id
                     .clone();
                 let to = phones[rng.random_range(0..phones.len())].cadre.clone();
-                if fieldvisit_server::admin::reassign(server.storage.as_ref(), &h, &to, today)
-                    .is_ok()
+                if fieldvisit_server::admin::reassign(
+                    server.storage.as_ref(),
+                    &h,
+                    &to,
+                    today,
+                    &sim_admin(),
+                    ServerTime(SystemClock.now().0),
+                )
+                .is_ok()
                 {
                     stats.reassignments += 1;
                 }
@@ -368,6 +385,7 @@ pub fn run(config: SimConfig) -> Result<SimStats, String> {
                     server.storage.as_ref(),
                     &phone.store.device_id(),
                     "simulated loss",
+                    &sim_admin(),
                     now,
                 )
                 .map_err(|e| e.to_string())?;
@@ -647,4 +665,9 @@ struct Write {
     value: serde_json::Value,
     device: fieldvisit_core::ids::DeviceId,
     hlc: u64,
+}
+
+/// The admin the simulation acts as (in the admin log).
+fn sim_admin() -> fieldvisit_server::admin_log::Actor {
+    fieldvisit_server::admin_log::Actor::new("simulation").expect("a valid actor name")
 }

@@ -5,7 +5,7 @@
 
 use fieldvisit_core::Store;
 use fieldvisit_core::sync::protocol::{EnrollRequest, ErrorBody, ErrorCode, PROTOCOL_VERSION};
-use fieldvisit_tests::harness::{TestServer, now};
+use fieldvisit_tests::harness::{TestServer, admin, now};
 
 fn post(
     server: &TestServer,
@@ -83,9 +83,14 @@ fn sync_without_a_known_token_is_a_401() {
 fn an_enrollment_code_works_once_per_device_until_it_expires() {
     let server = TestServer::start(24);
     let cadre = server.region.cadres[0].id.clone();
-    let code =
-        fieldvisit_server::enroll::create_code(server.storage.as_ref(), &cadre, now(), 3_600_000)
-            .unwrap();
+    let code = fieldvisit_server::enroll::create_code(
+        server.storage.as_ref(),
+        &cadre,
+        now(),
+        3_600_000,
+        &admin(),
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let phone = Store::open(dir.path().join("a.db")).unwrap();
     let thief = Store::open(dir.path().join("b.db")).unwrap();
@@ -101,8 +106,14 @@ fn an_enrollment_code_works_once_per_device_until_it_expires() {
         (403, ErrorCode::EnrollmentRefused)
     );
     // An expired code: refused.
-    let expired =
-        fieldvisit_server::enroll::create_code(server.storage.as_ref(), &cadre, now(), -1).unwrap();
+    let expired = fieldvisit_server::enroll::create_code(
+        server.storage.as_ref(),
+        &cadre,
+        now(),
+        -1,
+        &admin(),
+    )
+    .unwrap();
     let late = serde_json::to_vec(&enroll_request(&thief, &expired.code)).unwrap();
     assert_eq!(post(&server, "/v1/enroll", None, &late).0, 403);
 }

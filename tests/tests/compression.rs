@@ -12,7 +12,7 @@ use fieldvisit_core::sync::codec::{self, Dictionary};
 use fieldvisit_core::sync::protocol::{ErrorBody, ErrorCode};
 use fieldvisit_server::dictionary;
 use fieldvisit_server::storage::StoredDictionary;
-use fieldvisit_tests::harness::{TestServer, now, today};
+use fieldvisit_tests::harness::{TestServer, admin, now, today};
 
 /// A cadre of the small region and the households it is responsible for today.
 fn cadre_with_households(server: &TestServer) -> (CadreId, Vec<Household>) {
@@ -55,7 +55,7 @@ fn all_synced(store: &Store) -> bool {
 #[test]
 fn too_few_operations_train_no_dictionary_and_say_so() {
     let (server, _, _) = server_with_visits(71, 5);
-    let err = dictionary::train_from_storage(server.storage.as_ref(), 1_000, 4096, now())
+    let err = dictionary::train_from_storage(server.storage.as_ref(), 1_000, 4096, &admin(), now())
         .unwrap_err()
         .to_string();
     assert!(err.contains("too few"), "{err}");
@@ -69,7 +69,8 @@ fn too_few_operations_train_no_dictionary_and_say_so() {
 fn phones_fetch_the_trained_dictionary_and_sync_with_it_both_ways() {
     let (server, phone, households) = server_with_visits(72, 240);
     let trained =
-        dictionary::train_from_storage(server.storage.as_ref(), 1_000, 8 * 1024, now()).unwrap();
+        dictionary::train_from_storage(server.storage.as_ref(), 1_000, 8 * 1024, &admin(), now())
+            .unwrap();
     assert_eq!(trained.samples, 240);
 
     // The next sync learns of the dictionary and fetches it.
@@ -104,7 +105,8 @@ fn phones_fetch_the_trained_dictionary_and_sync_with_it_both_ways() {
 fn a_phone_holding_a_dictionary_the_server_never_had_drops_it_and_still_syncs() {
     let (server, phone, households) = server_with_visits(73, 240);
     let trained =
-        dictionary::train_from_storage(server.storage.as_ref(), 1_000, 8 * 1024, now()).unwrap();
+        dictionary::train_from_storage(server.storage.as_ref(), 1_000, 8 * 1024, &admin(), now())
+            .unwrap();
     // A dictionary from elsewhere (another county's server, say).
     let samples: Vec<Vec<u8>> = (0..300)
         .map(|i| format!(r#"{{"elsewhere":{i},"text":"另一个县的字典{}"}}"#, i * 31).into_bytes())
@@ -132,7 +134,8 @@ fn a_phone_holding_a_dictionary_the_server_never_had_drops_it_and_still_syncs() 
 fn dictionaries_are_served_only_to_enrolled_devices_and_unknown_ids_are_404() {
     let (server, phone, _) = server_with_visits(74, 240);
     let trained =
-        dictionary::train_from_storage(server.storage.as_ref(), 1_000, 8 * 1024, now()).unwrap();
+        dictionary::train_from_storage(server.storage.as_ref(), 1_000, 8 * 1024, &admin(), now())
+            .unwrap();
     let client = reqwest::blocking::Client::new();
     let url = |id: u32| format!("{}/v1/dictionaries/{id}", server.url);
     let anonymous = client.get(url(trained.id)).send().unwrap();
@@ -189,7 +192,8 @@ fn a_request_compressed_with_an_unknown_dictionary_is_refused_by_name() {
 fn the_answer_to_a_dictionary_compressed_request_uses_the_same_dictionary() {
     let (server, phone, _) = server_with_visits(76, 240);
     let trained: StoredDictionary =
-        dictionary::train_from_storage(server.storage.as_ref(), 1_000, 8 * 1024, now()).unwrap();
+        dictionary::train_from_storage(server.storage.as_ref(), 1_000, 8 * 1024, &admin(), now())
+            .unwrap();
     let dict = Dictionary::new(&trained.bytes, 3).unwrap();
     let (request, token) = phone.sync_request(64 * 1024, 1, "test").unwrap();
     let body = codec::compress(&serde_json::to_vec(&request).unwrap(), 3, Some(&dict)).unwrap();

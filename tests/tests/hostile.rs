@@ -14,7 +14,7 @@ use fieldvisit_core::sync::protocol::{
     ErrorCode, PROTOCOL_VERSION, PushProblem, PushedOp, RejectCode, SyncRequest,
 };
 use fieldvisit_core::sync::{Transport, TransportError};
-use fieldvisit_tests::harness::{TestServer, now, today};
+use fieldvisit_tests::harness::{TestServer, admin, now, today};
 
 fn assisting(server: &TestServer, n: usize) -> fieldvisit_core::ids::CadreId {
     server
@@ -152,9 +152,14 @@ fn a_token_stops_working_when_its_device_is_revoked_or_re_enrolled() {
     let store = server.device(&cadre);
     let (req, old_token) = request(&store, Vec::new());
     // Re-enrolling the same phone issues a new token; the old one is refused.
-    let code =
-        fieldvisit_server::enroll::create_code(server.storage.as_ref(), &cadre, now(), 3_600_000)
-            .unwrap();
+    let code = fieldvisit_server::enroll::create_code(
+        server.storage.as_ref(),
+        &cadre,
+        now(),
+        3_600_000,
+        &admin(),
+    )
+    .unwrap();
     fieldvisit_core::sync::enroll(&store, &server.transport(), &server.url, &code.code, "test")
         .unwrap();
     assert!(matches!(
@@ -163,8 +168,14 @@ fn a_token_stops_working_when_its_device_is_revoked_or_re_enrolled() {
     ));
     let (req, token) = request(&store, Vec::new());
     assert!(server.transport().sync(&token, &req).is_ok());
-    fieldvisit_server::admin::revoke(server.storage.as_ref(), &store.device_id(), "lost", now())
-        .unwrap();
+    fieldvisit_server::admin::revoke(
+        server.storage.as_ref(),
+        &store.device_id(),
+        "lost",
+        &admin(),
+        now(),
+    )
+    .unwrap();
     match server.transport().sync(&token, &req) {
         Err(TransportError::Http {
             status: 401,

@@ -13,7 +13,7 @@ use fieldvisit_core::store::OpState;
 use fieldvisit_core::sync::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
 use fieldvisit_core::sync::{Exchange, Transport, TransportError};
 use fieldvisit_core::{Error, Store};
-use fieldvisit_tests::harness::{TestServer, now, today};
+use fieldvisit_tests::harness::{TestServer, admin, now, today};
 use serde_json::json;
 
 /// A household three phones are responsible for: two assisting cadres and the village's first
@@ -201,7 +201,15 @@ fn an_out_of_scope_push_is_rejected_with_a_reason_and_later_operations_are_still
 
     // The county moves a household to another cadre while this phone is offline; the phone,
     // not knowing yet, records a visit there, then one at a household it still has.
-    fieldvisit_server::admin::reassign(server.storage.as_ref(), &lost.id, &other, today()).unwrap();
+    fieldvisit_server::admin::reassign(
+        server.storage.as_ref(),
+        &lost.id,
+        &other,
+        today(),
+        &admin(),
+        now(),
+    )
+    .unwrap();
     let refused = server.record_visit(&store, &lost, 1).unwrap();
     let accepted = server.record_visit(&store, &kept, 2).unwrap();
     server.sync(&store).unwrap();
@@ -256,8 +264,15 @@ fn a_reassignment_purges_the_old_phone_and_fills_the_new_one() {
     server.sync(&old_phone).unwrap();
     assert!(new_phone.household(&household.id).unwrap().is_none());
 
-    fieldvisit_server::admin::reassign(server.storage.as_ref(), &household.id, &new, today())
-        .unwrap();
+    fieldvisit_server::admin::reassign(
+        server.storage.as_ref(),
+        &household.id,
+        &new,
+        today(),
+        &admin(),
+        now(),
+    )
+    .unwrap();
     let old_report = server.sync(&old_phone).unwrap();
     let new_report = server.sync(&new_phone).unwrap();
 
@@ -304,6 +319,7 @@ fn a_revoked_device_gets_401_and_keeps_its_local_data() {
         server.storage.as_ref(),
         &store.device_id(),
         "phone reported stolen",
+        &admin(),
         now(),
     )
     .unwrap();

@@ -236,6 +236,15 @@ impl Region {
         &self.authority
     }
 
+    /// The key id and secret of [`Region::authority`], for a county server that prints this
+    /// region's plates. Synthetic like everything here (derived from the seed); a real
+    /// authority's secret is never derived from anything public.
+    pub fn authority_secret(&self) -> (u16, [u8; 32]) {
+        let mut secret = [0u8; 32];
+        stream(self.spec.seed, Phase::Authority).fill_bytes(&mut secret);
+        (self.authority.key_id(), secret)
+    }
+
     /// The public keys a device needs to verify this region's plates.
     pub fn authority_keys(&self) -> Vec<AuthorityKey> {
         vec![self.authority.public()]

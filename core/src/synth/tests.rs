@@ -283,6 +283,11 @@ fn synth_plates_verify_against_the_region_keys() {
     let keys = region.authority_keys();
     assert_eq!(keys, vec![region.authority().public()]);
     assert_eq!(region.authority().key_id(), 1);
+    let (key_id, secret) = region.authority_secret();
+    assert_eq!(
+        crate::plate::PlateAuthority::from_secret(key_id, secret).public(),
+        region.authority().public()
+    );
     for h in &region.households {
         let plate = verify_plate(&region.plate(h), &keys).unwrap();
         assert_eq!(plate.code, h.code);

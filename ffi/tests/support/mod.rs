@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 use fieldvisit_core::domain::Household;
 use fieldvisit_core::ids::CadreId;
 use fieldvisit_ffi::FieldvisitStore;
-use fieldvisit_tests::harness::{TestServer, now, today};
+use fieldvisit_tests::harness::{TestServer, admin, now, today};
 
 /// The directory cargo put this package's library and binaries in (target/debug).
 pub fn artifact_dir() -> PathBuf {
@@ -164,8 +164,15 @@ impl Scenario {
             .expect("another cadre")
             .id
             .clone();
-        fieldvisit_server::admin::reassign(server.storage.as_ref(), &moved.id, &other, today())
-            .unwrap();
+        fieldvisit_server::admin::reassign(
+            server.storage.as_ref(),
+            &moved.id,
+            &other,
+            today(),
+            &admin(),
+            now(),
+        )
+        .unwrap();
         assert!(!server.cadres_of(&moved).contains(&cadre));
 
         Scenario {
@@ -208,9 +215,15 @@ impl Scenario {
 }
 
 fn server_code(server: &TestServer, cadre: &CadreId) -> String {
-    fieldvisit_server::enroll::create_code(server.storage.as_ref(), cadre, now(), 3_600_000)
-        .unwrap()
-        .code
+    fieldvisit_server::enroll::create_code(
+        server.storage.as_ref(),
+        cadre,
+        now(),
+        3_600_000,
+        &admin(),
+    )
+    .unwrap()
+    .code
 }
 
 /// A cadre with at least two assigned households who holds no village post (so moving one

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use chrono::NaiveDate;
 use fieldvisit_core::clock::{ServerTime, WallTime};
+use fieldvisit_core::codes::HumanCode;
 use fieldvisit_core::domain::{
     Area, Assignment, Cadre, CodeEntry, Household, Measure, Member, RegistryRecord, VillagePost,
 };
@@ -21,7 +22,7 @@ use fieldvisit_core::ids::{
     AssignmentId, CadreId, DeviceId, HouseholdId, MemberId, OpId, PostId, VisitId,
 };
 use fieldvisit_core::journal::{ChainPoint, Operation};
-use fieldvisit_core::plate::AuthorityKey;
+use fieldvisit_core::plate::{AuthorityKey, PlateAuthority};
 use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, RejectCode, Rejection};
 
 use crate::error::Result;
@@ -122,6 +123,22 @@ pub struct StoredDictionary {
     pub created_at: ServerTime,
 }
 
+/// One entry of the append-only admin log: who did what to which subject, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminLogEntry {
+    /// Position in the log, assigned on append (ignored by [`Tx::append_admin_log`]).
+    pub id: u64,
+    pub at: ServerTime,
+    /// The admin who acted (see `crate::admin_log::Actor`).
+    pub actor: String,
+    /// What was done, e.g. `plate.reissue` (see `crate::admin_log::Action`).
+    pub action: String,
+    /// What it was done to: a household, device, cadre or village id.
+    pub subject: String,
+    /// The particulars, as a JSON object. Never secrets (enrollment codes, keys).
+    pub detail: serde_json::Value,
+}
+
 /// One database transaction. Dropping it without [`Tx::commit`] rolls it back.
 pub trait Tx {
     fn commit(self: Box<Self>) -> Result<()>;
@@ -173,6 +190,27 @@ pub trait Tx {
     fn field_value(&mut self, entity: &str, id: &str, field: &str) -> Result<serde_json::Value>;
     fn log_conflict(&mut self, conflict: &Conflict) -> Result<()>;
     fn conflicts(&mut self, limit: usize) -> Result<Vec<Conflict>>;
+
+    // ---- door plates ----
+    fn household_by_code(&mut self, code: &HumanCode) -> Result<Option<Household>>;
+    /// Every household of a village, in door-plate code order.
+    fn households_of_village(&mut self, village: &str) -> Result<Vec<Household>>;
+    /// The authority that signs new plates (the held secret with the highest key id), or
+    /// `None` when this server holds no plate secret.
+    fn plate_authority(&mut self) -> Result<Option<PlateAuthority>>;
+    /// Stores (or replaces) the secret of a plate key; its public half is a registry record.
+    fn put_authority_secret(
+        &mut self,
+        key_id: u16,
+        secret: &[u8; 32],
+        at: ServerTime,
+    ) -> Result<()>;
+
+    // ---- the admin log (append-only) ----
+    /// Appends an entry and returns its id. No method changes or removes an entry.
+    fn append_admin_log(&mut self, entry: &AdminLogEntry) -> Result<u64>;
+    /// The newest `limit` entries, newest first.
+    fn admin_log(&mut self, limit: usize) -> Result<Vec<AdminLogEntry>>;
 
     // ---- enrollment and devices ----
     fn insert_enrollment_code(

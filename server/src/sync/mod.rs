@@ -8,7 +8,7 @@ mod fanout;
 mod pull;
 mod push;
 
-pub use fanout::{feed_household, seed_device_feed};
+pub use fanout::{feed_household, household_changed, seed_device_feed};
 pub use pull::expand;
 
 use fieldvisit_core::clock::ServerTime;

@@ -2,7 +2,10 @@
 //! connection, so write transactions are serialised and commit in the order they began; a few
 //! read-only connections for concurrent reads (WAL).
 
+mod admin_log;
+mod authority;
 mod dictionary;
+mod feed;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +16,7 @@ use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use fieldvisit_core::clock::{Hlc, ServerTime, WallTime};
+use fieldvisit_core::codes::HumanCode;
 use fieldvisit_core::domain::fields::Entity;
 use fieldvisit_core::domain::{
     Area, Assignment, Cadre, CodeEntry, Household, Measure, Member, RegistryRecord, VillagePost,
@@ -21,17 +25,18 @@ use fieldvisit_core::ids::{
     AssignmentId, CadreId, DeviceId, HouseholdId, MemberId, OpId, PostId, VisitId,
 };
 use fieldvisit_core::journal::{ChainPoint, Operation};
-use fieldvisit_core::plate::AuthorityKey;
+use fieldvisit_core::plate::{AuthorityKey, PlateAuthority};
 use fieldvisit_core::rows;
 use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, RejectCode, Rejection};
 
 pub use schema::VERSION;
 
 use super::{
-    Conflict, DeviceRecord, FeedItem, Outcome, Revocation, ServerVisit, Storage, StoredDictionary,
-    Tx,
+    AdminLogEntry, Conflict, DeviceRecord, FeedItem, Outcome, Revocation, ServerVisit, Storage,
+    StoredDictionary, Tx,
 };
 use crate::error::{Error, Result};
+use feed::{feed_item, feed_parts};
 
 const READERS: usize = 4;
 
@@ -191,42 +196,6 @@ fn reject_code_text(code: RejectCode) -> Result<String> {
 fn reject_code_of(text: &str) -> Result<RejectCode> {
     serde_json::from_value(serde_json::Value::String(text.to_string()))
         .map_err(corrupt("reject code"))
-}
-
-fn feed_parts(item: &FeedItem) -> (&'static str, String) {
-    match item {
-        FeedItem::Op(seq) => ("op", seq.to_string()),
-        FeedItem::Household(h) => ("household", h.to_string()),
-        FeedItem::Purge(h) => ("purge", h.to_string()),
-        FeedItem::Cadre(c) => ("cadre", c.to_string()),
-        FeedItem::Area(a) => ("area", a.clone()),
-        FeedItem::Assignment(a) => ("assignment", a.to_string()),
-        FeedItem::Post(p) => ("post", p.to_string()),
-        FeedItem::AuthorityKey(k) => ("authority_key", k.to_string()),
-    }
-}
-
-fn feed_item(kind: &str, reference: String) -> Result<FeedItem> {
-    let bad = |_| Error::Corrupt(format!("feed entry {kind}"));
-    Ok(match kind {
-        "op" => FeedItem::Op(
-            reference
-                .parse()
-                .map_err(|_| Error::Corrupt("feed op".into()))?,
-        ),
-        "household" => FeedItem::Household(HouseholdId::new(reference).map_err(bad)?),
-        "purge" => FeedItem::Purge(HouseholdId::new(reference).map_err(bad)?),
-        "cadre" => FeedItem::Cadre(CadreId::new(reference).map_err(bad)?),
-        "area" => FeedItem::Area(reference),
-        "assignment" => FeedItem::Assignment(AssignmentId::new(reference).map_err(bad)?),
-        "post" => FeedItem::Post(PostId::new(reference).map_err(bad)?),
-        "authority_key" => FeedItem::AuthorityKey(
-            reference
-                .parse()
-                .map_err(|_| Error::Corrupt("feed key".into()))?,
-        ),
-        other => return Err(Error::Corrupt(format!("unknown feed entry kind {other}"))),
-    })
 }
 
 fn entity_of(name: &str) -> Result<Entity> {
@@ -416,6 +385,35 @@ impl Tx for SqliteTx<'_> {
             });
         }
         Ok(out)
+    }
+
+    fn household_by_code(&mut self, code: &HumanCode) -> Result<Option<Household>> {
+        Ok(rows::household_by_code(&self.conn, code)?)
+    }
+
+    fn households_of_village(&mut self, village: &str) -> Result<Vec<Household>> {
+        Ok(rows::households_of_village(&self.conn, village)?)
+    }
+
+    fn plate_authority(&mut self) -> Result<Option<PlateAuthority>> {
+        authority::newest(&self.conn)
+    }
+
+    fn put_authority_secret(
+        &mut self,
+        key_id: u16,
+        secret: &[u8; 32],
+        at: ServerTime,
+    ) -> Result<()> {
+        authority::put_secret(&self.conn, key_id, secret, at)
+    }
+
+    fn append_admin_log(&mut self, entry: &AdminLogEntry) -> Result<u64> {
+        admin_log::append(&self.conn, entry)
+    }
+
+    fn admin_log(&mut self, limit: usize) -> Result<Vec<AdminLogEntry>> {
+        admin_log::newest(&self.conn, limit)
     }
 
     fn insert_enrollment_code(

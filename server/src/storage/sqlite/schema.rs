@@ -8,7 +8,8 @@ use fieldvisit_core::Result;
 use fieldvisit_core::domain::codelist;
 use fieldvisit_core::sqlite::Schema;
 
-pub const VERSION: u32 = 2;
+/// Versions: 1 the first release; 2 compression dictionaries; 3 the append-only admin log.
+pub const VERSION: u32 = 3;
 
 pub const SERVER: Schema = Schema {
     name: "server database",
@@ -134,6 +135,7 @@ fn create(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(fieldvisit_core::rows::REGISTRY_TABLES)?;
     tx.execute_batch(CREATE)?;
     tx.execute_batch(V2)?;
+    tx.execute_batch(super::admin_log::SCHEMA)?;
     for e in codelist::seed() {
         tx.execute(
             "INSERT INTO code_list (list, code, label_zh, label_en, parent)
@@ -145,47 +147,14 @@ fn create(tx: &Transaction<'_>) -> Result<()> {
 }
 
 fn upgrade_from(tx: &Transaction<'_>, from: u32) -> Result<()> {
+    // One arm per step, `from => ...` upgrading to `from + 1`. Old steps are never edited.
     match from {
+        // Compression dictionaries.
         1 => Ok(tx.execute_batch(V2)?),
+        // The append-only admin log.
+        2 => Ok(tx.execute_batch(super::admin_log::SCHEMA)?),
         _ => Err(fieldvisit_core::Error::Corrupt(format!(
             "no upgrade step from server schema {from}"
         ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_version_1_database_gains_the_dictionary_table_and_keeps_its_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v1.db");
-        {
-            let conn = rusqlite::Connection::open(&path).unwrap();
-            conn.execute_batch(fieldvisit_core::rows::REGISTRY_TABLES)
-                .unwrap();
-            conn.execute_batch(CREATE).unwrap();
-            conn.execute("INSERT INTO meta (key, value) VALUES ('kept', 'yes')", [])
-                .unwrap();
-            conn.pragma_update(None, "user_version", 1).unwrap();
-        }
-        let conn = fieldvisit_core::sqlite::open_writer(&path, &SERVER).unwrap();
-        let kept: String = conn
-            .query_row("SELECT value FROM meta WHERE key = 'kept'", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        assert_eq!(kept, "yes");
-        let dictionaries: i64 = conn
-            .query_row("SELECT count(*) FROM compression_dictionary", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        assert_eq!(dictionaries, 0);
-        let version: u32 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, VERSION);
     }
 }

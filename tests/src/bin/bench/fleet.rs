@@ -258,13 +258,20 @@ fn one_day(
 ) -> Result<DayResult, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path().join("fleet.db"))?);
-    fieldvisit_server::admin::load_region(storage.as_ref(), region)?;
+    let actor = fieldvisit_server::admin_log::Actor::new("bench")?;
+    fieldvisit_server::admin::load_region(
+        storage.as_ref(),
+        region,
+        &actor,
+        ServerTime(SystemClock.now().0),
+    )?;
     let dictionary = match dictionary {
         Some(bytes) => {
             let stored = fieldvisit_server::dictionary::install(
                 storage.as_ref(),
                 bytes.to_vec(),
                 args.training_visits as u64,
+                &actor,
                 ServerTime(SystemClock.now().0),
             )?;
             Some(Arc::new(Dictionary::new(&stored.bytes, DICTIONARY_LEVEL)?))
@@ -293,8 +300,13 @@ fn one_day(
     let transport = HttpTransport::new(&url)?;
     let mut phones = Vec::with_capacity(count);
     for cadre in region.cadres.iter().take(count) {
-        let code =
-            fieldvisit_server::enroll::create_code(storage.as_ref(), &cadre.id, now, 86_400_000)?;
+        let code = fieldvisit_server::enroll::create_code(
+            storage.as_ref(),
+            &cadre.id,
+            now,
+            86_400_000,
+            &actor,
+        )?;
         let key = SigningKey::from_bytes(&rng.random());
         let device = DeviceId::generate(SystemClock.now());
         let answer = transport.enroll(&EnrollRequest {

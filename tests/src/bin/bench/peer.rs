@@ -279,11 +279,23 @@ fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
 fn ours(region: &Region, work: &Workload, dictionary: Option<&[u8]>) -> Result<Side, BoxError> {
     let dir = tempfile::tempdir()?;
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path().join("server.db"))?);
-    fieldvisit_server::admin::load_region(storage.as_ref(), region)?;
+    let actor = fieldvisit_server::admin_log::Actor::new("bench")?;
+    fieldvisit_server::admin::load_region(
+        storage.as_ref(),
+        region,
+        &actor,
+        ServerTime(SystemClock.now().0),
+    )?;
     if let Some(bytes) = dictionary {
         // Phones fetch it when they enroll, below.
         let at = ServerTime(SystemClock.now().0);
-        fieldvisit_server::dictionary::install(storage.as_ref(), bytes.to_vec(), 20_000, at)?;
+        fieldvisit_server::dictionary::install(
+            storage.as_ref(),
+            bytes.to_vec(),
+            20_000,
+            &actor,
+            at,
+        )?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -316,6 +328,7 @@ fn ours(region: &Region, work: &Workload, dictionary: Option<&[u8]>) -> Result<S
             &client.cadre,
             now,
             3_600_000,
+            &actor,
         )?;
         fieldvisit_core::sync::enroll(&store, &direct, &url, &code.code, "bench")?;
         fieldvisit_core::sync::sync(&store, &direct, &options)?;
