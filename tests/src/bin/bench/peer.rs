@@ -111,6 +111,8 @@ impl Workload {
                     .map(|_| {
                         let h = households[rng.random_range(0..households.len())];
                         let (content, location) = region.visit(&mut rng, h, at);
+                        // As the phone stores and sends it.
+                        let location = location.rounded();
                         let record = VisitRecord {
                             id: VisitId::from_bytes(rng.random()),
                             household: h.id.clone(),
