@@ -22,11 +22,11 @@ use crate::plate::AuthorityKey;
 use crate::sync::protocol::{FieldClock, FieldClocks};
 
 pub fn put_authority_key(conn: &Connection, key: &AuthorityKey) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO authority_key (key_id, public_key) VALUES (?1, ?2)
          ON CONFLICT (key_id) DO UPDATE SET public_key = excluded.public_key",
-        params![key.key_id, key.public_key.as_slice()],
-    )?;
+    )?
+    .execute(params![key.key_id, key.public_key.as_slice()])?;
     Ok(())
 }
 
@@ -41,30 +41,30 @@ fn date_text(d: Option<NaiveDate>) -> Option<String> {
 pub fn put_record(conn: &Connection, record: &RegistryRecord) -> Result<()> {
     match record {
         RegistryRecord::Code(c) => {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT INTO code_list (list, code, label_zh, label_en, parent)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (list, code) DO UPDATE SET label_zh = excluded.label_zh,
                      label_en = excluded.label_en, parent = excluded.parent",
-                params![c.list, c.code, c.label_zh, c.label_en, c.parent],
-            )?;
+            )?
+            .execute(params![c.list, c.code, c.label_zh, c.label_en, c.parent])?;
         }
         RegistryRecord::Area(a) => {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT OR REPLACE INTO area (code, name, parent, is_poor_village, lat, lon)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    a.code,
-                    a.name,
-                    a.parent,
-                    a.is_poor_village,
-                    a.location.map(|p| p.lat),
-                    a.location.map(|p| p.lon)
-                ],
-            )?;
+            )?
+            .execute(params![
+                a.code,
+                a.name,
+                a.parent,
+                a.is_poor_village,
+                a.location.map(|p| p.lat),
+                a.location.map(|p| p.lon)
+            ])?;
         }
         RegistryRecord::Household(h) => {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT INTO household (id, code, plate_issue, village, group_name, head, phone,
                      ident_standard, attribute, main_cause, other_causes, poverty_status,
                      identified_year, exit_year, housing_area_m2, housing_structure,
@@ -84,117 +84,117 @@ pub fn put_record(conn: &Connection, record: &RegistryRecord) -> Result<()> {
                      housing_safety = excluded.housing_safety,
                      drinking_water = excluded.drinking_water, lat = excluded.lat,
                      lon = excluded.lon",
-                params![
-                    h.id.as_str(),
-                    h.code.as_str(),
-                    h.plate_issue,
-                    h.village,
-                    h.group_name,
-                    h.head.as_ref().map(MemberId::as_str),
-                    h.phone,
-                    h.ident_standard,
-                    h.attribute,
-                    h.main_cause,
-                    json(&h.other_causes)?,
-                    h.poverty_status,
-                    h.identified_year,
-                    h.exit_year,
-                    h.housing_area_m2,
-                    h.housing_structure,
-                    h.housing_safety,
-                    h.drinking_water,
-                    h.location.map(|p| p.lat),
-                    h.location.map(|p| p.lon),
-                ],
-            )?;
+            )?
+            .execute(params![
+                h.id.as_str(),
+                h.code.as_str(),
+                h.plate_issue,
+                h.village,
+                h.group_name,
+                h.head.as_ref().map(MemberId::as_str),
+                h.phone,
+                h.ident_standard,
+                h.attribute,
+                h.main_cause,
+                json(&h.other_causes)?,
+                h.poverty_status,
+                h.identified_year,
+                h.exit_year,
+                h.housing_area_m2,
+                h.housing_structure,
+                h.housing_safety,
+                h.drinking_water,
+                h.location.map(|p| p.lat),
+                h.location.map(|p| p.lon),
+            ])?;
         }
         RegistryRecord::Member(m) => {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT OR REPLACE INTO member (id, household, person_code, name, resident_id, sex,
                      birth_date, ethnicity, relationship, education, school_status, health,
                      labour_skill, work_status, work_months, dibao, wubao, medical_insured,
                      serious_illness_insured)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
                      ?17, ?18, ?19)",
-                params![
-                    m.id.as_str(),
-                    m.household.as_str(),
-                    m.person_code.as_ref().map(HumanCode::as_str),
-                    m.name,
-                    m.resident_id,
-                    m.sex,
-                    date_text(m.birth_date),
-                    m.ethnicity,
-                    m.relationship,
-                    m.education,
-                    m.school_status,
-                    m.health,
-                    m.labour_skill,
-                    m.work_status,
-                    m.work_months,
-                    m.dibao,
-                    m.wubao,
-                    m.medical_insured,
-                    m.serious_illness_insured,
-                ],
-            )?;
+            )?
+            .execute(params![
+                m.id.as_str(),
+                m.household.as_str(),
+                m.person_code.as_ref().map(HumanCode::as_str),
+                m.name,
+                m.resident_id,
+                m.sex,
+                date_text(m.birth_date),
+                m.ethnicity,
+                m.relationship,
+                m.education,
+                m.school_status,
+                m.health,
+                m.labour_skill,
+                m.work_status,
+                m.work_months,
+                m.dibao,
+                m.wubao,
+                m.medical_insured,
+                m.serious_illness_insured,
+            ])?;
         }
         RegistryRecord::Cadre(c) => {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT OR REPLACE INTO cadre (id, name, phone, work_unit, title, rank, role)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    c.id.as_str(),
-                    c.name,
-                    c.phone,
-                    c.work_unit,
-                    c.title,
-                    c.rank,
-                    c.role
-                ],
-            )?;
+            )?
+            .execute(params![
+                c.id.as_str(),
+                c.name,
+                c.phone,
+                c.work_unit,
+                c.title,
+                c.rank,
+                c.role
+            ])?;
         }
         RegistryRecord::Assignment(a) => {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT OR REPLACE INTO assignment (id, cadre, household, from_date, to_date)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    a.id.as_str(),
-                    a.cadre.as_str(),
-                    a.household.as_str(),
-                    a.from.to_string(),
-                    date_text(a.to)
-                ],
-            )?;
+            )?
+            .execute(params![
+                a.id.as_str(),
+                a.cadre.as_str(),
+                a.household.as_str(),
+                a.from.to_string(),
+                date_text(a.to)
+            ])?;
         }
         RegistryRecord::VillagePost(p) => {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT OR REPLACE INTO village_post (id, cadre, village, from_date, to_date)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    p.id.as_str(),
-                    p.cadre.as_str(),
-                    p.village,
-                    p.from.to_string(),
-                    date_text(p.to)
-                ],
-            )?;
+            )?
+            .execute(params![
+                p.id.as_str(),
+                p.cadre.as_str(),
+                p.village,
+                p.from.to_string(),
+                date_text(p.to)
+            ])?;
         }
         RegistryRecord::Measure(m) => {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT OR REPLACE INTO measure (id, household, category, content, date,
                      cost_yuan, acknowledged)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    m.id.as_str(),
-                    m.household.as_str(),
-                    m.category,
-                    m.content,
-                    m.date.to_string(),
-                    m.cost_yuan,
-                    m.acknowledged
-                ],
-            )?;
+            )?
+            .execute(params![
+                m.id.as_str(),
+                m.household.as_str(),
+                m.category,
+                m.content,
+                m.date.to_string(),
+                m.cost_yuan,
+                m.acknowledged
+            ])?;
         }
         RegistryRecord::AuthorityKey(k) => put_authority_key(conn, k)?,
     }
@@ -436,30 +436,27 @@ pub fn measures_of(conn: &Connection, household: &HouseholdId) -> Result<Vec<Mea
 }
 
 pub fn cadre(conn: &Connection, id: &CadreId) -> Result<Option<Cadre>> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT name, phone, work_unit, title, rank, role FROM cadre WHERE id = ?1",
-        [id.as_str()],
-        |r| {
-            Ok(Cadre {
-                id: id.clone(),
-                name: r.get(0)?,
-                phone: r.get(1)?,
-                work_unit: r.get(2)?,
-                title: r.get(3)?,
-                rank: r.get(4)?,
-                role: r.get(5)?,
-            })
-        },
-    )
+    )?
+    .query_row([id.as_str()], |r| {
+        Ok(Cadre {
+            id: id.clone(),
+            name: r.get(0)?,
+            phone: r.get(1)?,
+            work_unit: r.get(2)?,
+            title: r.get(3)?,
+            rank: r.get(4)?,
+            role: r.get(5)?,
+        })
+    })
     .optional()
     .map_err(Error::from)
 }
 
 pub fn area(conn: &Connection, code: &str) -> Result<Option<Area>> {
-    conn.query_row(
-        "SELECT name, parent, is_poor_village, lat, lon FROM area WHERE code = ?1",
-        [code],
-        |r| {
+    conn.prepare_cached("SELECT name, parent, is_poor_village, lat, lon FROM area WHERE code = ?1")?
+        .query_row([code], |r| {
             Ok(Area {
                 code: code.to_string(),
                 name: r.get(0)?,
@@ -467,10 +464,9 @@ pub fn area(conn: &Connection, code: &str) -> Result<Option<Area>> {
                 is_poor_village: r.get(2)?,
                 location: opt_point(r.get(3)?, r.get(4)?),
             })
-        },
-    )
-    .optional()
-    .map_err(Error::from)
+        })
+        .optional()
+        .map_err(Error::from)
 }
 
 fn assignment_from_row(r: &Row<'_>) -> Result<Assignment> {
@@ -738,18 +734,18 @@ pub fn set_field(
     let table = entity.table();
     let sql = format!("UPDATE {table} SET {column} = ?2 WHERE id = ?1");
     conn.execute(&sql, params![id, sql_value(value)])?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO field_clock (entity, id, field, hlc, device) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (entity, id, field) DO UPDATE SET hlc = excluded.hlc,
              device = excluded.device",
-        params![
-            table,
-            id,
-            column,
-            clock.hlc.as_i64(),
-            clock.device.to_string()
-        ],
-    )?;
+    )?
+    .execute(params![
+        table,
+        id,
+        column,
+        clock.hlc.as_i64(),
+        clock.device.to_string()
+    ])?;
     Ok(())
 }
 
