@@ -160,7 +160,12 @@ fn the_openapi_document_is_served_and_names_every_endpoint() {
     )
     .unwrap();
     assert_eq!(doc["openapi"], "3.0.3");
-    for path in ["/v1/enroll", "/v1/sync", "/v1/health"] {
+    for path in [
+        "/v1/enroll",
+        "/v1/sync",
+        "/v1/health",
+        "/v1/dictionaries/{id}",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
 }
