@@ -2,7 +2,8 @@
 //! fixed number of concurrent connections, against the server's HTTP API on the embedded
 //! backend. The phones are protocol-level simulations (their own keys, chains and cursors, and
 //! real signed operations) so that sixteen thousand of them fit in one process; the server is
-//! the real one.
+//! the real one, in a process of its own so that its CPU time and peak memory are measured
+//! apart from the phones'.
 //!
 //! Each run plays the day twice, side by side: once with plain zstd bodies and once with the
 //! phones holding a compression dictionary the server trained on an earlier day's visits
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::server_process::ServerProcess;
 use ed25519_dalek::SigningKey;
 use fieldvisit_core::clock::Hlc;
 use fieldvisit_core::clock::{Clock, ServerTime, SystemClock, WallTime};
@@ -27,7 +29,6 @@ use fieldvisit_core::sync::protocol::{
     DEFAULT_PAGE_BYTES, EnrollRequest, PROTOCOL_VERSION, PushedOp, SyncRequest,
 };
 use fieldvisit_core::synth::{Region, RegionSpec};
-use fieldvisit_server::http::AppState;
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
 use fieldvisit_tests::stats::{Summary, summarize};
@@ -69,7 +70,12 @@ struct DayResult {
     requests: usize,
     bytes_up: u64,
     bytes_down: u64,
+    /// The phones' process (the bench itself).
     cpu_s: f64,
+    /// The server process, during the timed day.
+    server_cpu_s: f64,
+    /// The server process's peak resident memory, setup included.
+    server_rss_mib: f64,
 }
 
 /// A visit recorded on a phone, as the device store writes it: the visit shares its
@@ -150,10 +156,11 @@ pub(crate) fn earlier_days_dictionary(
 }
 
 pub(crate) fn cpu_seconds() -> f64 {
-    // utime + stime of this process, in clock ticks (100 per second on Linux).
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
+    cpu_seconds_of(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
+}
+
+/// utime + stime from a `/proc/PID/stat` line, in clock ticks (100 per second on Linux).
+pub(crate) fn cpu_seconds_of(stat: &str) -> f64 {
     let fields: Vec<&str> = stat
         .rsplit(')')
         .next()
@@ -278,17 +285,8 @@ fn one_day(
         }
         None => None,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let state = AppState::new(storage.clone(), Arc::new(SystemClock))?;
-    runtime.spawn(fieldvisit_server::http::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    let server = ServerProcess::start(&dir.path().join("fleet.db"))?;
+    let url = server.url.clone();
 
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let count = args
@@ -384,6 +382,7 @@ fn one_day(
     let totals = Mutex::new((0usize, 0u64, 0u64));
     let failures = AtomicUsize::new(0);
     let cpu_before = cpu_seconds();
+    let server_cpu_before = server.cpu_seconds();
     let started = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..args.connections {
@@ -422,6 +421,8 @@ fn one_day(
     });
     let wall = started.elapsed();
     let cpu_s = cpu_seconds() - cpu_before;
+    let server_cpu_s = server.cpu_seconds() - server_cpu_before;
+    let server_rss_mib = server.peak_rss_mib();
     if failures.load(Ordering::Relaxed) > 0 {
         return Err(format!("{} phones failed to sync", failures.load(Ordering::Relaxed)).into());
     }
@@ -440,6 +441,8 @@ fn one_day(
         bytes_up,
         bytes_down,
         cpu_s,
+        server_cpu_s,
+        server_rss_mib,
     })
 }
 
@@ -459,6 +462,8 @@ struct Row {
     down: f64,
     reqs: f64,
     cpu: f64,
+    server_cpu: f64,
+    server_rss: f64,
     syncs: usize,
 }
 
@@ -475,6 +480,8 @@ impl Row {
             down: m(&|r| r.bytes_down as f64 / r.syncs as f64),
             reqs: m(&|r| r.requests as f64 / r.syncs as f64),
             cpu: m(&|r| r.cpu_s),
+            server_cpu: m(&|r| r.server_cpu_s),
+            server_rss: m(&|r| r.server_rss_mib),
             syncs: results.first().map(|r| r.syncs).unwrap_or(0),
         }
     }
@@ -484,12 +491,13 @@ impl Row {
             "syncs_per_s": self.syncs_per_s, "visits_per_s": self.visits_per_s,
             "p50_ms": self.p50, "p99_ms": self.p99, "bytes_up_per_visit": self.up,
             "bytes_down_per_sync": self.down, "requests_per_sync": self.reqs,
-            "process_cpu_s": self.cpu})
+            "phones_cpu_s": self.cpu, "server_cpu_s": self.server_cpu,
+            "server_peak_rss_mib": self.server_rss})
     }
 
     fn print(&self, mode: &str) {
         println!(
-            "{mode:<18} {:>7.2} s {:>8.0} {:>9.0} {:>8.1} {:>8.1} {:>9.0} {:>9.0} {:>8.2} {:>8.1}",
+            "{mode:<18} {:>7.2} s {:>8.0} {:>9.0} {:>8.1} {:>8.1} {:>9.0} {:>9.0} {:>8.2} {:>8.1} {:>9.1} {:>9.0}",
             self.wall,
             self.syncs_per_s,
             self.visits_per_s,
@@ -498,7 +506,9 @@ impl Row {
             self.up,
             self.down,
             self.reqs,
-            self.cpu
+            self.cpu,
+            self.server_cpu,
+            self.server_rss
         );
     }
 }
@@ -555,7 +565,7 @@ pub fn run(
             args.training_visits
         );
         println!(
-            "{:<18} {:>9} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8}",
+            "{:<18} {:>9} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9}",
             "bodies",
             "wall",
             "syncs/s",
@@ -565,7 +575,9 @@ pub fn run(
             "B up/vis",
             "B dn/sync",
             "req/sync",
-            "CPU s"
+            "phone s",
+            "server s",
+            "srv MiB"
         );
         plain.print("plain zstd");
         trained.print("zstd + dictionary");

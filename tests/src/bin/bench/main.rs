@@ -22,6 +22,7 @@ use rand_chacha::ChaCha8Rng;
 
 mod fleet;
 mod peer;
+mod server_process;
 
 #[derive(Parser)]
 #[command(about = "fieldvisit benchmarks")]
@@ -50,6 +51,13 @@ enum What {
     Fleet(fleet::FleetArgs),
     /// Side by side with PouchDB → pouchdb-server (CouchDB replication) on the same visits.
     Peer(peer::PeerArgs),
+    /// (Internal) the server under benchmark, in its own process: serves `--db` on an
+    /// ephemeral port, prints its address, and stops when its standard input closes.
+    #[command(hide = true)]
+    ServeDb {
+        #[arg(long)]
+        db: std::path::PathBuf,
+    },
 }
 
 fn report(json: bool, name: &str, s: &Summary, runs: usize) {
@@ -146,5 +154,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         What::Device { visits } => device(&cli, *visits),
         What::Fleet(args) => fleet::run(args, cli.runs, cli.seed, cli.json),
         What::Peer(args) => peer::run(args, cli.runs, cli.seed, cli.json),
+        What::ServeDb { db } => server_process::serve(db),
     }
 }
