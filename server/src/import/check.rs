@@ -333,8 +333,8 @@ pub fn check(
         }
         let old = known.tx.household(&record.id)?;
         if let Some(old) = &old {
-            // The plate on the door is the server's business: reissues raise its issue.
-            record.plate_issue = old.plate_issue;
+            // Reissues on this server raise the issue; an import never lowers it again.
+            record.plate_issue = record.plate_issue.max(old.plate_issue);
             if old.code != record.code {
                 report.at(
                     *loc,

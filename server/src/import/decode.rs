@@ -1,5 +1,5 @@
 //! Reading one CSV file into rows of text cells: the character encoding (UTF-8 with or
-//! without a BOM, or GBK/GB18030, detected or given), the CSV syntax, and the row numbers a
+//! without a BOM, or GBK/GB18030, detected or given with `--encoding`), the CSV syntax, and the row numbers a
 //! spreadsheet user sees (the header is row 1).
 //!
 //! The CSV is split on the raw bytes and each cell is decoded on its own, so a cell whose
@@ -162,8 +162,10 @@ pub fn read_table(
     }
 }
 
-/// UTF-8 when every cell is valid UTF-8; otherwise whichever of UTF-8 and GB18030 decodes more
-/// of the cells that hold non-ASCII bytes (GB18030 on a tie, the usual export encoding).
+/// UTF-8 when every cell is valid UTF-8. Otherwise the cells holding non-ASCII bytes vote:
+/// those valid in only one of UTF-8 and GB18030 count for it (many short UTF-8 texts are also
+/// valid GB18030, so a cell valid in both says nothing). UTF-8 wins a tie: a GBK export has
+/// nearly no cell that is valid UTF-8, while a UTF-8 file with one damaged cell has many.
 fn detect(records: &[csv::ByteRecord]) -> Encoding {
     let non_ascii = || {
         records
@@ -174,19 +176,19 @@ fn detect(records: &[csv::ByteRecord]) -> Encoding {
     if non_ascii().all(|c| std::str::from_utf8(c).is_ok()) {
         return Encoding::Utf8;
     }
-    let (mut utf8, mut gb) = (0usize, 0usize);
+    let (mut utf8_only, mut gb_only) = (0usize, 0usize);
     for cell in non_ascii() {
-        utf8 += usize::from(std::str::from_utf8(cell).is_ok());
-        gb += usize::from(
-            GB18030
-                .decode_without_bom_handling_and_without_replacement(cell)
-                .is_some(),
-        );
+        let utf8 = std::str::from_utf8(cell).is_ok();
+        let gb = GB18030
+            .decode_without_bom_handling_and_without_replacement(cell)
+            .is_some();
+        utf8_only += usize::from(utf8 && !gb);
+        gb_only += usize::from(gb && !utf8);
     }
-    if utf8 > gb {
-        Encoding::Utf8
-    } else {
+    if gb_only > utf8_only {
         Encoding::Gb18030
+    } else {
+        Encoding::Utf8
     }
 }
 

@@ -47,6 +47,7 @@ const AREAS: &[Column] = &[
 const HOUSEHOLDS: &[Column] = &[
     req("household_id"),
     req("household_code"),
+    opt("plate_issue"),
     req("village_code"),
     opt("group_name"),
     opt("head_member_id"),

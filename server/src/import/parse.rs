@@ -528,6 +528,7 @@ fn cadre(c: &mut Cells<'_>) -> Option<Cadre> {
 fn household(c: &mut Cells<'_>) -> Option<Household> {
     let id = c.id("household_id", HouseholdId::new);
     let code = c.human_code("household_code", CodeKind::Household, true);
+    let plate_issue = c.int("plate_issue", 1, i64::from(u16::MAX));
     let village = c.area_code("village_code", Some(AreaLevel::Village), true);
     let group_name = c.text("group_name", SHORT_TEXT_MAX, false);
     let head = c.opt_id("head_member_id", MemberId::new);
@@ -573,9 +574,9 @@ fn household(c: &mut Cells<'_>) -> Option<Household> {
     Some(Household {
         id: id?,
         code: code?,
-        // The issue of the plate on the door is the server's (reissues raise it); `check`
-        // keeps the stored one for a household already known.
-        plate_issue: 1,
+        // For a household already stored, `check` never lowers the stored issue: a reissue
+        // on this server is newer than any export.
+        plate_issue: plate_issue.and_then(|i| u16::try_from(i).ok()).unwrap_or(1),
         village: village?,
         group_name,
         head,

@@ -115,6 +115,7 @@ fn household(h: &Household) -> Vec<String> {
     vec![
         h.id.to_string(),
         h.code.as_str().to_string(),
+        h.plate_issue.to_string(),
         h.village.clone(),
         opt(h.group_name.as_ref()),
         opt(h.head.as_ref()),
