@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use fieldvisit_core::clock::{ServerTime, WallTime};
+use fieldvisit_core::codes::{CodeKind, HumanCode};
 use fieldvisit_core::ids::{CadreId, DeviceId, HouseholdId};
 use fieldvisit_core::journal::ChainPoint;
 use fieldvisit_core::synth::{Region, RegionSpec};
@@ -131,7 +132,10 @@ fn read_csv(path: &Path) -> Vec<Vec<String>> {
 }
 
 fn write_csv(path: &Path, rows: &[Vec<String>]) {
-    let mut writer = csv::Writer::from_path(path).unwrap();
+    let mut writer = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .unwrap();
     for row in rows {
         writer.write_record(row).unwrap();
     }
@@ -590,4 +594,102 @@ fn phones_hear_of_imported_changes_to_their_households_and_their_scope() {
     if !bystander_scope.contains(&assignment.household) && !bystander_scope.contains(&outside) {
         assert_eq!(feed(&storage, &bystander), bystander_before);
     }
+}
+
+#[test]
+fn header_and_cross_column_problems_are_reported_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("csv");
+    small(14, &csv, Encoding::Utf8);
+    let db = dir.path().join("h.db");
+    let storage = SqliteStorage::open(&db).unwrap();
+    assert!(run(&storage, &files(&csv), false).written);
+    let before = dump(&db);
+
+    edit(&csv, Kind::Areas, |rows| {
+        rows[0].push("notes".into()); // an unknown column
+        for row in rows.iter_mut().skip(1) {
+            row.push(String::new());
+        }
+        set(rows, 2, "lon", ""); // lat without lon
+    });
+    edit(&csv, Kind::Cadres, |rows| {
+        rows[0][1] = "cadre_id".into(); // a column named twice ("name" becomes "cadre_id")
+        rows[2].push("stray".into()); // a value beyond the header
+    });
+    let mut other_head = String::new();
+    edit(&csv, Kind::Households, |rows| {
+        // A known household's plate code changed (to a valid code no household has).
+        let code = HumanCode::new(CodeKind::Household, 999_999).unwrap();
+        set(rows, 2, "household_code", code.as_str());
+        other_head = get(rows, 4, "head_member_id");
+        set(rows, 3, "head_member_id", &other_head); // the head of another household
+        set(rows, 5, "village_code", "1.50721E+11"); // a spreadsheet's scientific notation
+    });
+    edit(&csv, Kind::Members, |rows| {
+        let id = get(rows, 2, "resident_id");
+        let sex = get(rows, 2, "sex");
+        set(rows, 2, "sex", if sex == "1" { "2" } else { "1" }); // disagrees with the ID
+        let birth = get(rows, 3, "birth_date");
+        let year: i32 = birth[..4].parse().unwrap();
+        set(
+            rows,
+            3,
+            "birth_date",
+            &format!("{}{}", year - 1, &birth[4..]),
+        );
+        assert_eq!(id.len(), 18);
+    });
+    let stray = dir.path().join("export.csv");
+    std::fs::write(&stray, "x,y\n1,2\n").unwrap();
+    let mut all = files(&csv);
+    all.push(stray);
+    all.push(dir.path().join("missing.csv"));
+
+    let report = run(&storage, &all, false);
+    let errors = &report.errors;
+    let expect = |file: &str, row: u64, column: Option<&str>, reason: &str| {
+        let found = errors.iter().any(|e| {
+            e.file.ends_with(file)
+                && e.row == row
+                && e.column.as_deref() == column
+                && e.reason.contains(reason)
+        });
+        assert!(
+            found,
+            "no error {file} row {row} {column:?} ({reason}) in {errors:#?}"
+        );
+    };
+    expect(
+        "areas.csv",
+        1,
+        Some("notes"),
+        "is not a column of areas.csv",
+    );
+    expect("areas.csv", 2, Some("lon"), "required when lat is given");
+    expect("cadres.csv", 1, Some("cadre_id"), "appears twice");
+    expect("cadres.csv", 1, Some("name"), "required column");
+    expect("households.csv", 2, Some("household_code"), "never changes");
+    expect(
+        "households.csv",
+        3,
+        Some("head_member_id"),
+        "not a member of this household",
+    );
+    expect(
+        "households.csv",
+        5,
+        Some("village_code"),
+        "scientific notation",
+    );
+    expect("members.csv", 2, Some("sex"), "17th digit");
+    expect("members.csv", 3, Some("birth_date"), "characters 7-14");
+    expect("export.csv", 1, None, "kind is unknown");
+    expect("missing.csv", 0, None, "cannot be read");
+    let beyond = errors
+        .iter()
+        .any(|e| e.file.ends_with("cadres.csv") && e.row == 3 && e.reason.contains("beyond"));
+    assert!(beyond, "{errors:#?}");
+    assert!(!report.written);
+    assert_eq!(dump(&db), before);
 }
