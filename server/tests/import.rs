@@ -515,16 +515,14 @@ fn phones_hear_of_imported_changes_to_their_households_and_their_scope() {
         .id
         .clone();
     let device = enroll(&storage, &cadre, 1);
-    let bystander = enroll(
-        &storage,
-        &region
-            .cadres
-            .iter()
-            .find(|c| c.id != cadre && c.role == "assisting")
-            .unwrap()
-            .id,
-        2,
-    );
+    let bystander_cadre = region
+        .cadres
+        .iter()
+        .find(|c| c.id != cadre && c.role == "assisting")
+        .unwrap()
+        .id
+        .clone();
+    let bystander = enroll(&storage, &bystander_cadre, 2);
     let bystander_before = feed(&storage, &bystander);
 
     // 1. A registry field of a household the phone holds changes.
@@ -561,9 +559,11 @@ fn phones_hear_of_imported_changes_to_their_households_and_their_scope() {
         .unwrap()
         .in_scope(&cadre, &assignment.household, day)
         .unwrap();
-    if !still_held {
-        assert!(items.contains(&FeedItem::Purge(assignment.household.clone())));
-    }
+    assert!(
+        !still_held,
+        "the ended assignment was the cadre's only tie to the household"
+    );
+    assert!(items.contains(&FeedItem::Purge(assignment.household.clone())));
     assert!(items.contains(&FeedItem::Household(outside.clone())));
     assert!(items.contains(&FeedItem::Assignment(assignment.id.clone())));
     let household_at = items
@@ -581,15 +581,7 @@ fn phones_hear_of_imported_changes_to_their_households_and_their_scope() {
     let bystander_scope = storage
         .read()
         .unwrap()
-        .households_in_scope(
-            &region
-                .cadres
-                .iter()
-                .find(|c| c.id != cadre && c.role == "assisting")
-                .unwrap()
-                .id,
-            day,
-        )
+        .households_in_scope(&bystander_cadre, day)
         .unwrap();
     if !bystander_scope.contains(&assignment.household) && !bystander_scope.contains(&outside) {
         assert_eq!(feed(&storage, &bystander), bystander_before);

@@ -119,10 +119,11 @@ pub fn parse_file(
             continue;
         };
         if column.is_empty() {
-            let used = table
-                .rows
-                .iter()
-                .any(|r| r.cells.get(i).is_some_and(|c| c.as_deref() != Some("")));
+            let used = table.rows.iter().any(|r| {
+                r.cells
+                    .get(i)
+                    .is_some_and(|c| c.as_deref().is_none_or(|t| !t.trim().is_empty()))
+            });
             if used {
                 errors.push(
                     RowError::new(
