@@ -315,6 +315,29 @@ pub fn member_by_id(conn: &Connection, id: &MemberId) -> Result<Option<Member>> 
     rows.next()?.map(member_from_row).transpose()
 }
 
+/// The member whose person code (一人一码) is `code`.
+pub fn member_by_person_code(conn: &Connection, code: &HumanCode) -> Result<Option<Member>> {
+    let sql = format!("SELECT {MEMBER_COLUMNS} FROM member WHERE person_code = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([code.as_str()])?;
+    rows.next()?.map(member_from_row).transpose()
+}
+
+/// One help measure by id.
+pub fn measure_by_id(conn: &Connection, id: &MeasureId) -> Result<Option<Measure>> {
+    let household: Option<String> = conn
+        .prepare_cached("SELECT household FROM measure WHERE id = ?1")?
+        .query_row([id.as_str()], |r| r.get(0))
+        .optional()?;
+    let Some(household) = household else {
+        return Ok(None);
+    };
+    let household = HouseholdId::new(household).map_err(corrupt("measure household"))?;
+    Ok(measures_of(conn, &household)?
+        .into_iter()
+        .find(|m| &m.id == id))
+}
+
 /// Whether `cadre` is responsible for `household` on `day`: through an assignment, or a
 /// village post covering the household's village.
 pub fn in_scope(

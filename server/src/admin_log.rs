@@ -1,7 +1,7 @@
-//! The append-only admin log: every admin action (load a region, issue an enrollment code,
-//! revoke a device, reassign a household, print plates, reissue a plate) appends one entry in
-//! the same transaction as the action itself, so an action is never committed without its
-//! entry, nor an entry without its action.
+//! The append-only admin log: every admin action (load a region, import the registry, issue an
+//! enrollment code, revoke a device, reassign a household, print plates, reissue a plate)
+//! appends one entry in the same transaction as the action itself, so an action is never
+//! committed without its entry, nor an entry without its action.
 //!
 //! Who acted is an [`Actor`]: the `--actor` flag of the admin commands, or else the operating
 //! system user running them. Entries carry ids, never personal data, and never secrets: an
@@ -117,6 +117,8 @@ pub enum Action {
     PlateReissue,
     /// A compression dictionary was trained and advertised; subject: its id.
     DictionaryTrain,
+    /// Registry CSV files were imported; subject: `registry`, detail: files and counts.
+    RegistryImport,
 }
 
 impl Action {
@@ -129,6 +131,7 @@ impl Action {
             Action::PlatesPrint => "plates.print",
             Action::PlateReissue => "plate.reissue",
             Action::DictionaryTrain => "dictionary.train",
+            Action::RegistryImport => "registry.import",
         }
     }
 }

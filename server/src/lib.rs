@@ -1,8 +1,9 @@
 //! fieldvisit-server: the county's sync server and tools. Phones push their signed journals
-//! and pull what their cadre is responsible for (`sync`, `http`); admins load the registry,
-//! enroll and revoke phones and move households between cadres (`admin`, `enroll`), print and
-//! reissue door plates (`plates`), and every such action goes to an append-only log
-//! (`admin_log`); the storage is a trait with an embedded SQLite backend (`storage`).
+//! and pull what their cadre is responsible for (`sync`, `http`); admins import the registry
+//! from CSV files (`import`), enroll and revoke phones and move households between cadres
+//! (`admin`, `enroll`), print and reissue door plates (`plates`), and every such action goes to
+//! an append-only log (`admin_log`); the storage is a trait with an embedded SQLite backend
+//! (`storage`).
 
 pub mod admin;
 pub mod admin_log;
@@ -12,6 +13,7 @@ pub mod dictionary;
 pub mod enroll;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod plates;
 pub mod storage;
 pub mod sync;

@@ -1,9 +1,10 @@
 //! `fieldvisit-server`: the sync server and the county's tools.
 //!
-//! `serve` runs the server; `demo` runs the whole system on a synthetic region; `enroll`,
-//! `revoke`, `devices`, `seed`, `plates`, `admin-log` and `dictionary` are the admin's
-//! commands. Commands that change something (`seed`, `enroll`, `revoke`, `plates`) append to the
-//! admin log as the user named by `--actor`, or else the operating system user.
+//! `serve` runs the server; `demo` runs the whole system on a synthetic region; `import`,
+//! `enroll`, `revoke`, `devices`, `seed`, `plates`, `admin-log` and `dictionary` are the admin's
+//! commands, and `synth` writes a synthetic region as CSV files for `import`. Commands that
+//! change something (`import`, `seed`, `enroll`, `revoke`, `plates`) append to the admin log as
+//! the user named by `--actor`, or else the operating system user.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use fieldvisit_core::synth::{Region, RegionSpec};
 use fieldvisit_server::admin_log::Actor;
 use fieldvisit_server::demo::{self, DemoOptions};
 use fieldvisit_server::http::AppState;
+use fieldvisit_server::import::{self, Encoding, ImportOptions, ImportReport};
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
 use fieldvisit_server::{Error, Result, admin, dictionary, enroll, plates};
@@ -79,6 +81,41 @@ enum Command {
         /// Print the summary as one JSON object.
         #[arg(long)]
         json: bool,
+    },
+    /// Import the registry from CSV files (layout: docs/import.md). Every bad row is reported
+    /// with its file, row and column; if there is any, nothing is written.
+    Import {
+        /// The CSV files: areas.csv, cadres.csv, households.csv, members.csv,
+        /// assignments.csv, village_posts.csv, measures.csv (any subset, any order).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: PathBuf,
+        /// Check everything and report what would change, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The files' encoding: utf-8, gbk or gb18030 (default: detected per file).
+        #[arg(long, value_parser = parse_encoding)]
+        encoding: Option<Encoding>,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Write a synthetic region (the demo's data) as registry CSV files in the import layout.
+    Synth {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// A small region (3 villages, 40 households) instead of the whole city.
+        #[arg(long)]
+        small: bool,
+        /// The folder to write the files into (created if missing; files are replaced).
+        #[arg(long)]
+        out: PathBuf,
+        /// utf-8 (default) or gbk.
+        #[arg(long, value_parser = parse_encoding, default_value = "utf-8")]
+        encoding: Encoding,
     },
     /// Load a synthetic region into a database.
     Seed {
@@ -208,6 +245,11 @@ enum PlatesAction {
     },
 }
 
+fn parse_encoding(name: &str) -> std::result::Result<Encoding, String> {
+    Encoding::parse(name)
+        .ok_or_else(|| format!("unknown encoding '{name}': use utf-8, gbk or gb18030"))
+}
+
 fn now() -> ServerTime {
     ServerTime(SystemClock.now().0)
 }
@@ -320,6 +362,59 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Import {
+            files,
+            db,
+            dry_run,
+            encoding,
+            json,
+            who,
+        } => {
+            let actor = who.actor()?;
+            let storage = SqliteStorage::open(&db)?;
+            let progress = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            progress.set_style(
+                indicatif::ProgressStyle::with_template("{msg:>20} [{bar:40}] {pos}/{len} ({eta})")
+                    .map_err(|e| Error::Refused(e.to_string()))?
+                    .progress_chars("=> "),
+            );
+            let options = ImportOptions {
+                dry_run,
+                encoding,
+                progress,
+            };
+            let report = import::import(&storage, &files, &options, &actor, now())?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print_import(&report, dry_run, &db);
+            }
+            Ok(if report.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Synth {
+            seed,
+            small,
+            out,
+            encoding,
+        } => {
+            let spec = if small {
+                RegionSpec::small(seed)
+            } else {
+                RegionSpec::hulunbuir(seed)
+            };
+            let region = Region::generate(spec);
+            for file in import::synth::write_region(&region, &out, encoding)? {
+                println!("{:>7} rows  {}", file.rows, file.path.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Seed {
             db,
@@ -491,6 +586,47 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn print_import(report: &ImportReport, dry_run: bool, db: &std::path::Path) {
+    for error in &report.errors {
+        println!("{error}");
+    }
+    if !report.errors.is_empty() {
+        println!();
+    }
+    for file in &report.files {
+        println!(
+            "{}: {} rows, {} ({})",
+            file.file,
+            file.rows,
+            file.kind.unwrap_or("unknown kind"),
+            file.encoding
+        );
+    }
+    for (kind, c) in &report.counts {
+        if c.rows > 0 {
+            println!(
+                "{kind:>14}: {:>6} rows: {} new, {} updated, {} unchanged",
+                c.rows, c.new, c.updated, c.unchanged
+            );
+        }
+    }
+    let problems = report.errors.len();
+    if problems > 0 {
+        println!(
+            "{problems} problem(s) found: nothing was written to {} (an import is all or nothing)",
+            db.display()
+        );
+    } else if dry_run {
+        println!("dry run: every row is good; nothing was written");
+    } else {
+        println!(
+            "imported into {} in one transaction; {} feed entries for phones",
+            db.display(),
+            report.feed_entries
+        );
     }
 }
 

@@ -19,7 +19,7 @@ use fieldvisit_core::domain::{
     Area, Assignment, Cadre, CodeEntry, Household, Measure, Member, RegistryRecord, VillagePost,
 };
 use fieldvisit_core::ids::{
-    AssignmentId, CadreId, DeviceId, HouseholdId, MemberId, OpId, PostId, VisitId,
+    AssignmentId, CadreId, DeviceId, HouseholdId, MeasureId, MemberId, OpId, PostId, VisitId,
 };
 use fieldvisit_core::journal::{ChainPoint, Operation};
 use fieldvisit_core::plate::{AuthorityKey, PlateAuthority};
@@ -153,6 +153,9 @@ pub trait Tx {
     fn household(&mut self, id: &HouseholdId) -> Result<Option<Household>>;
     fn members_of(&mut self, household: &HouseholdId) -> Result<Vec<Member>>;
     fn member(&mut self, id: &MemberId) -> Result<Option<Member>>;
+    /// The member whose person code (一人一码) is `code`.
+    fn member_by_person_code(&mut self, code: &HumanCode) -> Result<Option<Member>>;
+    fn measure(&mut self, id: &MeasureId) -> Result<Option<Measure>>;
     fn measures_of(&mut self, household: &HouseholdId) -> Result<Vec<Measure>>;
     fn cadre(&mut self, id: &CadreId) -> Result<Option<Cadre>>;
     fn area(&mut self, code: &str) -> Result<Option<Area>>;

@@ -22,7 +22,7 @@ use fieldvisit_core::domain::{
     Area, Assignment, Cadre, CodeEntry, Household, Measure, Member, RegistryRecord, VillagePost,
 };
 use fieldvisit_core::ids::{
-    AssignmentId, CadreId, DeviceId, HouseholdId, MemberId, OpId, PostId, VisitId,
+    AssignmentId, CadreId, DeviceId, HouseholdId, MeasureId, MemberId, OpId, PostId, VisitId,
 };
 use fieldvisit_core::journal::{ChainPoint, Operation};
 use fieldvisit_core::plate::{AuthorityKey, PlateAuthority};
@@ -243,6 +243,14 @@ impl Tx for SqliteTx<'_> {
 
     fn member(&mut self, id: &MemberId) -> Result<Option<Member>> {
         Ok(rows::member_by_id(&self.conn, id)?)
+    }
+
+    fn member_by_person_code(&mut self, code: &HumanCode) -> Result<Option<Member>> {
+        Ok(rows::member_by_person_code(&self.conn, code)?)
+    }
+
+    fn measure(&mut self, id: &MeasureId) -> Result<Option<Measure>> {
+        Ok(rows::measure_by_id(&self.conn, id)?)
     }
 
     fn measures_of(&mut self, household: &HouseholdId) -> Result<Vec<Measure>> {
