@@ -169,8 +169,7 @@ pub fn far_from_household(visits: &[VisitFacts]) -> Vec<Flag> {
 /// Between two consecutive fixes of one cadre's visits, the straight line needs more than
 /// [`MAX_SPEED_KMH`]. The later visit is flagged and names the earlier.
 pub fn impossible_travel(visits: &[VisitFacts]) -> Vec<Flag> {
-    let mut by_cadre: BTreeMap<&CadreId, Vec<(&VisitFacts, GeoPoint, WallTime)>> =
-        BTreeMap::new();
+    let mut by_cadre: BTreeMap<&CadreId, Vec<(&VisitFacts, GeoPoint, WallTime)>> = BTreeMap::new();
     for v in visits {
         if let Some((p, at)) = v.fix {
             by_cadre.entry(&v.cadre).or_default().push((v, p, at));
@@ -246,10 +245,9 @@ fn shingles(chars: &[char]) -> Vec<u64> {
     let mut out: Vec<u64> = chars
         .windows(SHINGLE_CHARS)
         .map(|w| {
-            w.iter()
-                .fold(0xcbf2_9ce4_8422_2325_u64, |h, &c| {
-                    (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3)
-                })
+            w.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &c| {
+                (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3)
+            })
         })
         .collect();
     out.sort_unstable();
@@ -404,7 +402,7 @@ pub fn report(tx: &mut dyn Tx, period: Period) -> Result<Table> {
         "household",
         "cadre",
         "device",
-        "recorded_at",
+        "recorded_at_cst",
         "flag",
         "detail",
     ]);
@@ -417,7 +415,7 @@ pub fn report(tx: &mut dyn Tx, period: Period) -> Result<Table> {
             json!(v.household.as_str()),
             json!(v.cadre.as_str()),
             json!(v.device.to_string()),
-            json!(v.recorded_at.0),
+            json!(super::local_time(v.recorded_at)),
             json!(f.kind.name()),
             json!(f.detail),
         ]);

@@ -2,6 +2,8 @@
 
 use serde_json::json;
 
+use fieldvisit_core::clock::WallTime;
+
 use super::Table;
 use crate::error::Result;
 use crate::storage::Tx;
@@ -24,7 +26,7 @@ pub fn rejected(tx: &mut dyn Tx, limit: usize) -> Result<Table> {
 /// Field values that lost a last-writer-wins merge, and what won.
 pub fn conflicts(tx: &mut dyn Tx, limit: usize) -> Result<Table> {
     let mut t = Table::new(vec![
-        "at",
+        "at_cst",
         "entity",
         "entity_id",
         "field",
@@ -35,7 +37,7 @@ pub fn conflicts(tx: &mut dyn Tx, limit: usize) -> Result<Table> {
     ]);
     for c in tx.conflicts(limit)? {
         t.push(vec![
-            json!(c.at.0),
+            json!(super::local_time(WallTime(c.at.0))),
             json!(c.entity),
             json!(c.entity_id),
             json!(c.field),

@@ -74,6 +74,14 @@ pub fn start_of(day: NaiveDate) -> WallTime {
     WallTime(utc_midnight - CST_OFFSET_MS)
 }
 
+/// A wall time as a local (CST) date and time to the second, for people reading a report.
+pub fn local_time(at: WallTime) -> String {
+    chrono::DateTime::from_timestamp_millis(at.0.saturating_add(CST_OFFSET_MS)).map_or_else(
+        || at.0.to_string(),
+        |t| t.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string(),
+    )
+}
+
 /// What a report is asked for.
 #[derive(Debug, Clone)]
 pub struct ReportOptions {

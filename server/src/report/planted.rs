@@ -118,8 +118,8 @@ fn offset(from: GeoPoint, dist_m: f64, bearing: f64) -> GeoPoint {
     let d = dist_m / R;
     let (lat1, lon1) = (from.lat.to_radians(), from.lon.to_radians());
     let lat2 = (lat1.sin() * d.cos() + lat1.cos() * d.sin() * bearing.cos()).asin();
-    let lon2 = lon1
-        + (bearing.sin() * d.sin() * lat1.cos()).atan2(d.cos() - lat1.sin() * lat2.sin());
+    let lon2 =
+        lon1 + (bearing.sin() * d.sin() * lat1.cos()).atan2(d.cos() - lat1.sin() * lat2.sin());
     GeoPoint {
         lat: lat2.to_degrees(),
         lon: lon2.to_degrees(),
@@ -215,7 +215,10 @@ pub fn generate(seed: u64, weeks: u32) -> PlantedSet {
                     t += drive as i64 + 10 * MINUTE_MS;
                 }
                 here = home.or(here);
-                let device = devices.get(&cadre.id).copied().unwrap_or(DeviceId::from_bytes([0; 16]));
+                let device = devices
+                    .get(&cadre.id)
+                    .copied()
+                    .unwrap_or(DeviceId::from_bytes([0; 16]));
                 drafts.push(draft(&region, &mut rng, h, &cadre.id, device, t));
                 t += rng.random_range(25..=50) * MINUTE_MS;
             }
@@ -273,7 +276,11 @@ pub fn generate(seed: u64, weeks: u32) -> PlantedSet {
         let (Some(home), Some(loc)) = (d.registered, d.record.location.as_mut()) else {
             continue;
         };
-        loc.point = offset(home, PLANTED_FAR_M, rng.random_range(0.0..std::f64::consts::TAU));
+        loc.point = offset(
+            home,
+            PLANTED_FAR_M,
+            rng.random_range(0.0..std::f64::consts::TAU),
+        );
         planted.insert(d.record.id, FlagKind::FarFromHousehold);
         far += 1;
     }
@@ -345,7 +352,8 @@ pub fn generate(seed: u64, weeks: u32) -> PlantedSet {
         if skewed.contains(&c.id) {
             continue;
         }
-        let saturday = start + Duration::weeks(i64::from(crowded as u32 % weeks)) + Duration::days(5);
+        let saturday =
+            start + Duration::weeks(i64::from(crowded as u32 % weeks)) + Duration::days(5);
         let mut homes = region.households_of(&c.id, saturday);
         if homes.len() < CROWDED_DAY_VISITS {
             continue;

@@ -1,6 +1,8 @@
 //! Report and flag tests: hand-built cases for the numbers, and the planted set for the flags'
 //! recall and false-positive rate.
 
+#![allow(clippy::unwrap_used)]
+
 use super::flags::FlagKind;
 use super::planted::{self, evaluate, markdown};
 
@@ -38,7 +40,14 @@ fn print_copied_diary_false_positives() {
         }
         let v = facts.iter().find(|v| v.id == f.visit).unwrap();
         eprintln!("{}\n  {}", f.detail, v.diary);
-        let other = f.detail.split("visit ").nth(1).unwrap().split(' ').next().unwrap();
+        let other = f
+            .detail
+            .split("visit ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap();
         let o = facts.iter().find(|v| v.id.to_string() == other).unwrap();
         eprintln!("  {}", o.diary);
     }
@@ -103,7 +112,13 @@ mod over_storage {
         let dir = tempfile::tempdir().unwrap();
         let storage = SqliteStorage::open(dir.path().join("r.db")).unwrap();
         let region = Region::generate(RegionSpec::small(5));
-        load_region(&storage, &region, &Actor::new("test").unwrap(), ServerTime(0)).unwrap();
+        load_region(
+            &storage,
+            &region,
+            &Actor::new("test").unwrap(),
+            ServerTime(0),
+        )
+        .unwrap();
         let on = day("2019-03-31");
         let cadre = region
             .cadres
@@ -125,11 +140,15 @@ mod over_storage {
             .id
             .clone();
         let mut tx = storage.write().unwrap();
-        tx.insert_visit(&visit(1, &cadre, &scope[0], "2019-03-05")).unwrap();
-        tx.insert_visit(&visit(2, &cadre, &scope[1], "2019-03-20")).unwrap();
+        tx.insert_visit(&visit(1, &cadre, &scope[0], "2019-03-05"))
+            .unwrap();
+        tx.insert_visit(&visit(2, &cadre, &scope[1], "2019-03-20"))
+            .unwrap();
         // A second visit to the same household counts once for coverage, twice for the rate.
-        tx.insert_visit(&visit(3, &cadre, &scope[1], "2019-03-21")).unwrap();
-        tx.insert_visit(&visit(4, &cadre, &old, "2019-01-10")).unwrap();
+        tx.insert_visit(&visit(3, &cadre, &scope[1], "2019-03-21"))
+            .unwrap();
+        tx.insert_visit(&visit(4, &cadre, &old, "2019-01-10"))
+            .unwrap();
         tx.commit().unwrap();
         let households = region.households.len();
         Case {
@@ -181,7 +200,11 @@ mod over_storage {
     fn unvisited_lists_every_household_without_a_visit_in_the_last_n_days() {
         let c = case();
         let t = report(&c, "unvisited", "2019-03-06", "2019-03-31");
-        assert_eq!(t.rows.len(), c.households - 1, "only scope[1] was visited since 03-06");
+        assert_eq!(
+            t.rows.len(),
+            c.households - 1,
+            "only scope[1] was visited since 03-06"
+        );
         assert!(row(&t, "household", c.scope[1].as_str()).is_empty());
         let first = row(&t, "household", c.scope[0].as_str());
         assert_eq!(cell(&t, first[0], "last_visit"), &json!("2019-03-05"));
