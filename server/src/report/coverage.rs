@@ -22,7 +22,7 @@ pub fn coverage(tx: &mut dyn Tx, period: Period) -> Result<Table> {
     let registry = Registry::load(tx, period.to)?;
     let (from, to) = period.bounds();
     let visits = tx.visits_between(from, to)?;
-    Ok(coverage_table(tx, &registry, &visits)?)
+    coverage_table(tx, &registry, &visits)
 }
 
 fn coverage_table(tx: &mut dyn Tx, registry: &Registry, visits: &[ServerVisit]) -> Result<Table> {
