@@ -246,6 +246,72 @@ mod over_storage {
         );
     }
 
+    fn with_follow_up(n: u8, cadre: &CadreId, h: &HouseholdId, on: &str, due: &str) -> ServerVisit {
+        use fieldvisit_core::domain::visit::{IdentifiedBy, VisitContent, VisitRecord};
+        let mut v = visit(n, cadre, h, on);
+        let record = VisitRecord {
+            id: v.id,
+            household: h.clone(),
+            cadre: cadre.clone(),
+            identified: IdentifiedBy::Manual {
+                reason: "test".into(),
+            },
+            recorded_at: v.recorded_at,
+            location: None,
+            content: VisitContent {
+                kind: "problem".into(),
+                checklist: Default::default(),
+                problems: vec!["屋顶漏雨".into()],
+                help: vec![],
+                diary: "入户查看房屋情况。".into(),
+                follow_up_due: Some(day(due)),
+                acknowledged: true,
+            },
+        };
+        v.record = serde_json::to_string(&record).unwrap();
+        v
+    }
+
+    #[test]
+    fn a_follow_up_is_overdue_until_the_household_is_visited_again() {
+        let c = case();
+        let mut tx = c.storage.write().unwrap();
+        // Followed up by the visit of 03-05.
+        tx.insert_visit(&with_follow_up(
+            10,
+            &c.cadre,
+            &c.scope[0],
+            "2019-03-02",
+            "2019-03-04",
+        ))
+        .unwrap();
+        // Never followed up.
+        tx.insert_visit(&with_follow_up(
+            11,
+            &c.cadre,
+            &c.scope[2],
+            "2019-03-01",
+            "2019-03-10",
+        ))
+        .unwrap();
+        // Not due yet on 03-31.
+        tx.insert_visit(&with_follow_up(
+            12,
+            &c.cadre,
+            &c.old,
+            "2019-03-25",
+            "2019-04-02",
+        ))
+        .unwrap();
+        tx.commit().unwrap();
+        let t = report(&c, "overdue", "2019-03-31", "2019-03-31");
+        assert_eq!(t.rows.len(), 1, "{:?}", t.rows);
+        let r = &t.rows[0];
+        assert_eq!(cell(&t, r, "household"), &json!(c.scope[2].as_str()));
+        assert_eq!(cell(&t, r, "due"), &json!("2019-03-10"));
+        assert_eq!(cell(&t, r, "days_overdue"), &json!(21));
+    }
+
     #[test]
     fn an_unknown_report_name_is_an_error_naming_the_reports() {
         let c = case();
@@ -257,5 +323,141 @@ mod over_storage {
         };
         let e = run(&mut *tx, "nope", &opts).unwrap_err();
         assert!(e.to_string().contains("visit-rate"), "{e}");
+    }
+}
+
+mod flag_rules {
+    use std::collections::BTreeMap;
+
+    use fieldvisit_core::clock::WallTime;
+    use fieldvisit_core::domain::GeoPoint;
+    use fieldvisit_core::ids::{CadreId, DeviceId, HouseholdId, VisitId};
+
+    use crate::report::flags::{self, FlagKind, VisitFacts};
+
+    const T0: i64 = 1_552_000_000_000;
+    const MIN: i64 = 60_000;
+    const DIARY: &str = "到东升村二组走访，了解生产生活情况。家中2口人，户主患脑梗后遗症，需长期服药。帮助打扫了院落。";
+
+    fn facts(n: u8, household: &str, at: i64) -> VisitFacts {
+        VisitFacts {
+            id: VisitId::from_bytes([n; 16]),
+            household: HouseholdId::new(household).unwrap(),
+            cadre: CadreId::new("c-1").unwrap(),
+            device: DeviceId::from_bytes([1; 16]),
+            recorded_at: WallTime(at),
+            received_at: at + 60 * MIN,
+            manual: false,
+            distance_m: Some(50.0),
+            fix: Some((
+                GeoPoint {
+                    lat: 49.0,
+                    lon: 119.0,
+                },
+                WallTime(at),
+            )),
+            diary: format!("{DIARY}{n}"),
+        }
+    }
+
+    fn kinds(visits: &[VisitFacts]) -> Vec<(u8, FlagKind)> {
+        flags::all(visits, &BTreeMap::new())
+            .into_iter()
+            .map(|f| (f.visit.as_bytes()[0], f.kind))
+            .collect()
+    }
+
+    #[test]
+    fn distance_is_flagged_only_beyond_two_kilometres() {
+        let mut a = facts(1, "h-1", T0);
+        a.distance_m = Some(2_000.0);
+        let mut b = facts(2, "h-2", T0 + 600 * MIN);
+        b.distance_m = Some(2_000.5);
+        b.diary = "另一段完全不同的文字，记录了走访户的收入情况和就医情况。".into();
+        assert_eq!(kinds(&[a, b]), vec![(2, FlagKind::FarFromHousehold)]);
+    }
+
+    #[test]
+    fn travel_speed_flags_the_later_visit_but_ignores_jitter_under_a_kilometre() {
+        let a = facts(1, "h-1", T0);
+        // 900 m in 10 seconds: GPS error or the neighbour's house, not travel.
+        let mut b = facts(2, "h-2", T0 + 10_000);
+        b.fix = Some((
+            GeoPoint {
+                lat: 49.0081,
+                lon: 119.0,
+            },
+            WallTime(T0 + 10_000),
+        ));
+        b.diary = "第二户的日记内容，与第一户完全不同，谈了养牛的事情。".into();
+        // ~22 km ten minutes later: 133 km/h.
+        let mut c = facts(3, "h-3", T0 + 10 * MIN);
+        c.fix = Some((
+            GeoPoint {
+                lat: 49.2,
+                lon: 119.0,
+            },
+            WallTime(T0 + 10 * MIN),
+        ));
+        c.diary = "第三户的日记，孩子上学的问题已经解决，家里的羊也卖了。".into();
+        let found = kinds(&[a, b, c]);
+        assert_eq!(found, vec![(3, FlagKind::ImpossibleTravel)]);
+    }
+
+    #[test]
+    fn a_diary_copied_to_another_household_flags_the_copy_not_the_original() {
+        let a = facts(1, "h-1", T0);
+        let mut b = facts(2, "h-2", T0 + 300 * MIN);
+        b.diary = a.diary.replace('2', "5");
+        // The same text again for the same household is not a copy to another household.
+        let mut same_household = facts(3, "h-1", T0 + 100 * MIN);
+        same_household.diary = a.diary.clone();
+        let mut short = facts(4, "h-4", T0 + 900 * MIN);
+        short.diary = "一切正常".into();
+        let mut short_too = facts(5, "h-5", T0 + 1_200 * MIN);
+        short_too.diary = "一切正常".into();
+        let found = flags::copied_diary(&[a, b, same_household, short, short_too]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].visit, VisitId::from_bytes([2; 16]));
+        assert!(found[0].detail.contains("identical"), "{}", found[0].detail);
+        assert!(found[0].detail.contains("h-1"), "{}", found[0].detail);
+    }
+
+    #[test]
+    fn twelve_visits_a_day_pass_and_thirteen_are_all_flagged() {
+        let day = |count: u8, start: i64| -> Vec<VisitFacts> {
+            (0..count)
+                .map(|k| {
+                    let mut v = facts(k, &format!("h-{k}"), start + i64::from(k) * 30 * MIN);
+                    v.id = VisitId::from_bytes([k + if start == T0 { 0 } else { 100 }; 16]);
+                    v.diary = String::new();
+                    v
+                })
+                .collect()
+        };
+        assert!(flags::too_many_in_day(&day(12, T0)).is_empty());
+        let crowded = flags::too_many_in_day(&day(13, T0 + 7 * 24 * 60 * MIN));
+        assert_eq!(crowded.len(), 13);
+    }
+
+    #[test]
+    fn clock_skew_counts_the_device_clock_and_visits_from_the_future() {
+        let a = facts(1, "h-1", T0);
+        let mut b = facts(2, "h-2", T0 + 600 * MIN);
+        b.device = DeviceId::from_bytes([2; 16]);
+        let mut c = facts(3, "h-3", T0 + 1_200 * MIN);
+        c.received_at = c.recorded_at.0 - 11 * MIN;
+        let skews = BTreeMap::from([
+            (DeviceId::from_bytes([1; 16]), 9 * MIN),
+            (DeviceId::from_bytes([2; 16]), -11 * MIN),
+        ]);
+        let found: Vec<VisitId> = flags::clock_skew(&[a, b, c], &skews)
+            .into_iter()
+            .map(|f| f.visit)
+            .collect();
+        assert_eq!(
+            found,
+            vec![VisitId::from_bytes([2; 16]), VisitId::from_bytes([3; 16])]
+        );
     }
 }
