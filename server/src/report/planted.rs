@@ -285,13 +285,16 @@ pub fn generate(seed: u64, weeks: u32) -> PlantedSet {
         far += 1;
     }
 
-    // Copied diaries: an earlier visit's diary, to another household, digits changed or not.
-    for n in 0..PLANTED_PER_CLASS {
+    // Copied diaries: the cadre's own earlier diary for another household, pasted into this
+    // visit, digits changed or not.
+    let mut n = 0;
+    while n < PLANTED_PER_CLASS {
         let i = pick(&mut rng, &planted, &drafts);
         let at = drafts[i].record.recorded_at;
         let earlier: Vec<usize> = (0..normal_count)
             .filter(|&j| {
                 drafts[j].record.recorded_at < at
+                    && drafts[j].record.cadre == drafts[i].record.cadre
                     && drafts[j].record.household != drafts[i].record.household
             })
             .collect();
@@ -312,6 +315,7 @@ pub fn generate(seed: u64, weeks: u32) -> PlantedSet {
         };
         drafts[i].record.content.diary = copy;
         planted.insert(drafts[i].record.id, FlagKind::CopiedDiary);
+        n += 1;
     }
 
     // Teleports: after the last visit of a round, a visit 60+ km away 10–20 minutes later.

@@ -11,8 +11,9 @@ const MAX_FALSE_POSITIVE_RATE: f64 = 0.01;
 
 #[test]
 fn every_planted_anomaly_is_flagged_and_normal_visits_rarely_are() {
-    for seed in [1, 2, 3] {
-        let set = planted::generate(seed, 12);
+    // Three quarters, and one whole year: false positives must not grow with the data.
+    for (seed, weeks) in [(1, 12), (2, 12), (3, 12), (4, 52)] {
+        let set = planted::generate(seed, weeks);
         let scores = evaluate(&set);
         eprintln!("seed {seed}\n{}", markdown(&scores));
         for s in &scores {
@@ -421,6 +422,15 @@ mod flag_rules {
         assert_eq!(found[0].visit, VisitId::from_bytes([2; 16]));
         assert!(found[0].detail.contains("identical"), "{}", found[0].detail);
         assert!(found[0].detail.contains("h-1"), "{}", found[0].detail);
+    }
+
+    #[test]
+    fn a_diary_alike_another_cadres_is_not_flagged() {
+        let a = facts(1, "h-1", T0);
+        let mut b = facts(2, "h-2", T0 + 300 * MIN);
+        b.cadre = CadreId::new("c-2").unwrap();
+        b.diary = a.diary.clone();
+        assert!(flags::copied_diary(&[a, b]).is_empty());
     }
 
     #[test]
