@@ -3,7 +3,7 @@
 //! from CSV files (`import`), enroll and revoke phones and move households between cadres
 //! (`admin`, `enroll`), print and reissue door plates (`plates`), and every such action goes to
 //! an append-only log (`admin_log`); the storage is a trait with an embedded SQLite backend
-//! (`storage`).
+//! (`storage`); supervisors get coverage, visit-rate and anomaly-flag reports (`report`).
 
 pub mod admin;
 pub mod admin_log;
@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod import;
 pub mod plates;
+pub mod report;
 pub mod storage;
 pub mod sync;
 

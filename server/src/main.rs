@@ -2,7 +2,8 @@
 //!
 //! `serve` runs the server; `demo` runs the whole system on a synthetic region; `import`,
 //! `enroll`, `revoke`, `devices`, `seed`, `plates`, `admin-log` and `dictionary` are the admin's
-//! commands, and `synth` writes a synthetic region as CSV files for `import`. Commands that
+//! commands, `report` prints supervision reports (`flags-eval` scores the anomaly flags on
+//! planted anomalies), and `synth` writes a synthetic region as CSV files for `import`. Commands that
 //! change something (`import`, `seed`, `enroll`, `revoke`, `plates`) append to the admin log as
 //! the user named by `--actor`, or else the operating system user.
 
@@ -22,7 +23,7 @@ use fieldvisit_server::http::AppState;
 use fieldvisit_server::import::{self, Encoding, ImportOptions, ImportReport};
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
-use fieldvisit_server::{Error, Result, admin, dictionary, enroll, plates};
+use fieldvisit_server::{Error, Result, admin, dictionary, enroll, plates, report};
 
 #[derive(Parser)]
 #[command(
@@ -179,11 +180,53 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A supervision report: coverage, unvisited, visit-rate, overdue, rejected, conflicts or
+    /// flags (docs/supervision.md), as CSV (UTF-8 with BOM, for Excel) or JSON.
+    Report(ReportArgs),
+    /// Score the anomaly flags on synthetic visits with planted anomalies: recall and
+    /// false-positive rate per flag, as the Markdown table in docs/supervision.md.
+    FlagsEval {
+        /// Seeds to run (one table each).
+        #[arg(long = "seed", default_values_t = [1u64, 2, 3])]
+        seeds: Vec<u64>,
+        /// Weeks of visits.
+        #[arg(long, default_value_t = 12)]
+        weeks: u32,
+    },
     /// Compression dictionaries for sync bodies, trained on the operations phones pushed.
     Dictionary {
         #[command(subcommand)]
         action: DictionaryAction,
     },
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// coverage, unvisited, visit-rate, overdue, rejected, conflicts or flags.
+    name: String,
+    #[arg(long, default_value = "fieldvisit.db")]
+    db: PathBuf,
+    /// First day of the period (China Standard Time); with --to.
+    #[arg(long, requires = "to")]
+    from: Option<chrono::NaiveDate>,
+    /// Last day of the period (default: today).
+    #[arg(long)]
+    to: Option<chrono::NaiveDate>,
+    /// The period is the N days ending on --to (ignored with --from).
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Visits a cadre must make a month (visit-rate).
+    #[arg(long, default_value_t = 4)]
+    required: u32,
+    /// Newest entries of the rejected and conflicts logs.
+    #[arg(long, default_value_t = 10_000)]
+    limit: usize,
+    /// csv or json (xlsx is not built yet).
+    #[arg(long, default_value = "csv")]
+    format: report::Format,
+    /// Write here instead of to standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -534,6 +577,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plates(args) => run_plates(args),
+        Command::Report(args) => run_report(args),
+        Command::FlagsEval { seeds, weeks } => {
+            for seed in seeds {
+                let scores = report::planted::evaluate(&report::planted::generate(seed, weeks));
+                println!("seed {seed}, {weeks} weeks\n");
+                println!("{}", report::planted::markdown(&scores));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::AdminLog { db, limit, json } => {
             let storage = SqliteStorage::open(&db)?;
             let mut entries = storage.read()?.admin_log(limit)?;
@@ -628,6 +680,40 @@ fn print_import(report: &ImportReport, dry_run: bool, db: &std::path::Path) {
             report.feed_entries
         );
     }
+}
+
+fn run_report(args: ReportArgs) -> Result<ExitCode> {
+    if !report::NAMES.contains(&args.name.as_str()) {
+        return Err(Error::NotFound(format!(
+            "no report named {}; reports: {}",
+            args.name,
+            report::NAMES.join(", ")
+        )));
+    }
+    if !args.db.exists() {
+        return Err(Error::NotFound(format!(
+            "no database at {}",
+            args.db.display()
+        )));
+    }
+    let to = args.to.unwrap_or_else(|| SystemClock.now().local_date());
+    let period = match args.from {
+        Some(from) => report::Period { from, to },
+        None => report::Period::last_days(to, args.days),
+    };
+    let opts = report::ReportOptions {
+        period,
+        required_per_month: args.required,
+        limit: args.limit,
+    };
+    let storage = SqliteStorage::open(&args.db)?;
+    let table = report::run(&mut *storage.read()?, &args.name, &opts)?;
+    let text = table.render(args.format)?;
+    match args.out {
+        Some(path) => std::fs::write(path, text)?,
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_plates(args: PlatesArgs) -> Result<ExitCode> {

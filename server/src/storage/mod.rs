@@ -292,6 +292,11 @@ pub trait Tx {
     // ---- visits ----
     fn insert_visit(&mut self, visit: &ServerVisit) -> Result<()>;
     fn visit_count(&mut self) -> Result<u64>;
+    /// Visits recorded (device clock) in `[from, to)`, in server order. Supervision reports
+    /// are computed from these in Rust, so a backend needs only this plain range read.
+    fn visits_between(&mut self, from: WallTime, to: WallTime) -> Result<Vec<ServerVisit>>;
+    /// The id of every household in the registry, by village and door-plate code.
+    fn household_ids(&mut self) -> Result<Vec<HouseholdId>>;
     /// The cadre who recorded a visit and its household.
     fn visit_owner(&mut self, id: &VisitId) -> Result<Option<(CadreId, HouseholdId)>>;
 

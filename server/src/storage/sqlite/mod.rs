@@ -6,6 +6,7 @@ mod admin_log;
 mod authority;
 mod dictionary;
 mod feed;
+mod report;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -762,6 +763,14 @@ impl Tx for SqliteTx<'_> {
             .conn
             .query_row("SELECT COUNT(*) FROM visit", [], |r| r.get::<_, i64>(0))
             .map(seq_of)?)
+    }
+
+    fn visits_between(&mut self, from: WallTime, to: WallTime) -> Result<Vec<ServerVisit>> {
+        report::visits_between(&self.conn, from, to)
+    }
+
+    fn household_ids(&mut self) -> Result<Vec<HouseholdId>> {
+        report::household_ids(&self.conn)
     }
 
     fn visit_owner(&mut self, id: &VisitId) -> Result<Option<(CadreId, HouseholdId)>> {
