@@ -8,6 +8,7 @@
 //!
 //! The conformance suite (tests/storage_conformance.rs) runs the same tests on every backend.
 
+pub mod postgres;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
