@@ -285,8 +285,8 @@ pub(super) fn feed_head(c: &mut Conn, device: &DeviceId) -> Result<u64> {
 
 pub(super) fn households_sent(c: &mut Conn, device: &DeviceId) -> Result<Vec<HouseholdId>> {
     c.query(
-        "SELECT DISTINCT ref FROM feed WHERE device = $1 AND kind = 'household'
-         ORDER BY ref COLLATE \"C\"",
+        "SELECT ref FROM feed WHERE device = $1 AND kind = 'household'
+         GROUP BY ref ORDER BY ref COLLATE \"C\"",
         &[&device.to_string()],
     )?
     .iter()
