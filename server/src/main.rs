@@ -18,8 +18,7 @@ use fieldvisit_core::synth::{Region, RegionSpec};
 use fieldvisit_server::admin_log::Actor;
 use fieldvisit_server::demo::{self, DemoOptions};
 use fieldvisit_server::http::AppState;
-use fieldvisit_server::storage::Storage;
-use fieldvisit_server::storage::sqlite::SqliteStorage;
+use fieldvisit_server::storage;
 use fieldvisit_server::{Error, Result, admin, dictionary, enroll, plates};
 
 #[derive(Parser)]
@@ -51,8 +50,9 @@ impl Who {
 enum Command {
     /// Serve the sync API.
     Serve {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
@@ -82,8 +82,9 @@ enum Command {
     },
     /// Load a synthetic region into a database.
     Seed {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long)]
@@ -93,8 +94,9 @@ enum Command {
     },
     /// Make a one-time enrollment code for a cadre's phone.
     Enroll {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         #[arg(long)]
         cadre: String,
         /// Hours until the code expires.
@@ -108,8 +110,9 @@ enum Command {
     },
     /// Revoke a phone: its next sync gets 401; its local data stays on the phone.
     Revoke {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         device: String,
         #[arg(long)]
         reason: String,
@@ -118,8 +121,9 @@ enum Command {
     },
     /// Verify every device's hash chain and signatures across the whole database.
     Audit {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         #[arg(long)]
         json: bool,
     },
@@ -127,8 +131,9 @@ enum Command {
     Plates(PlatesArgs),
     /// List the admin log, oldest of the listed entries first.
     AdminLog {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         /// How many of the newest entries to list.
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -137,8 +142,9 @@ enum Command {
     },
     /// List enrolled phones with their sync health.
     Devices {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         #[arg(long)]
         json: bool,
     },
@@ -153,8 +159,9 @@ enum Command {
 enum DictionaryAction {
     /// Train a dictionary on the newest accepted operations; phones fetch it at their next sync.
     Train {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         /// Operations to train on (the newest).
         #[arg(long, default_value_t = dictionary::DEFAULT_SAMPLES)]
         samples: usize,
@@ -166,8 +173,9 @@ enum DictionaryAction {
     },
     /// List the dictionaries; the last one is advertised to phones.
     List {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
     },
 }
 
@@ -176,8 +184,9 @@ enum DictionaryAction {
 struct PlatesArgs {
     #[command(subcommand)]
     action: Option<PlatesAction>,
+    /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
     #[arg(long, default_value = "fieldvisit.db")]
-    db: PathBuf,
+    db: String,
     /// The village's 12-digit area code.
     #[arg(long, required = true)]
     village: Option<String>,
@@ -195,8 +204,9 @@ enum PlatesAction {
     Reissue {
         /// The household's id or door-plate code.
         household: String,
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         /// Why the plate is replaced (goes to the admin log).
         #[arg(long)]
         reason: Option<String>,
@@ -257,7 +267,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve { db, listen } => {
             init_logging("info");
-            let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&db)?);
+            let storage = storage::open(&db)?;
             let rt = runtime()?;
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -328,15 +338,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             who,
         } => {
             let actor = who.actor()?;
-            let storage = SqliteStorage::open(&db)?;
+            let storage = storage::open(&db)?;
             let spec = if small {
                 RegionSpec::small(seed)
             } else {
                 RegionSpec::hulunbuir(seed)
             };
             let region = Region::generate(spec);
-            let n = admin::load_region(&storage, &region, &actor, now())?;
-            println!("loaded {n} registry records into {}", db.display());
+            let n = admin::load_region(storage.as_ref(), &region, &actor, now())?;
+            println!("loaded {n} registry records into {}", storage.describe());
             Ok(ExitCode::SUCCESS)
         }
         Command::Enroll {
@@ -347,10 +357,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             who,
         } => {
             let actor = who.actor()?;
-            let storage = SqliteStorage::open(&db)?;
+            let storage = storage::open(&db)?;
             let cadre = CadreId::new(cadre)?;
             let code = enroll::create_code(
-                &storage,
+                storage.as_ref(),
                 &cadre,
                 now(),
                 ttl_hours.saturating_mul(3_600_000),
@@ -370,16 +380,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             who,
         } => {
             let actor = who.actor()?;
-            let storage = SqliteStorage::open(&db)?;
+            let storage = storage::open(&db)?;
             let device = DeviceId::parse(&device)
                 .map_err(|e| Error::Refused(format!("not a device id: {e}")))?;
-            admin::revoke(&storage, &device, &reason, &actor, now())?;
+            admin::revoke(storage.as_ref(), &device, &reason, &actor, now())?;
             println!("revoked {device}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { db, json } => {
-            let storage = SqliteStorage::open(&db)?;
-            let report = fieldvisit_server::audit::audit(&storage)?;
+            let storage = storage::open(&db)?;
+            let report = fieldvisit_server::audit::audit(storage.as_ref())?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
@@ -409,8 +419,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     who,
                 },
         } => {
-            let storage = SqliteStorage::open(&db)?;
-            let d = dictionary::train_from_storage(&storage, samples, size, &who.actor()?, now())?;
+            let storage = storage::open(&db)?;
+            let d = dictionary::train_from_storage(storage.as_ref(), samples, size, &who.actor()?, now())?;
             println!(
                 "dictionary {} ({} bytes, trained on {} operations) is now advertised to phones",
                 d.id,
@@ -422,7 +432,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dictionary {
             action: DictionaryAction::List { db },
         } => {
-            let storage = SqliteStorage::open(&db)?;
+            let storage = storage::open(&db)?;
             let all = storage.read()?.dictionaries()?;
             if all.is_empty() {
                 println!("no dictionaries: phones send plain zstd bodies");
@@ -440,7 +450,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Plates(args) => run_plates(args),
         Command::AdminLog { db, limit, json } => {
-            let storage = SqliteStorage::open(&db)?;
+            let storage = storage::open(&db)?;
             let mut entries = storage.read()?.admin_log(limit)?;
             entries.reverse();
             if json {
@@ -461,7 +471,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Devices { db, json } => {
-            let storage = SqliteStorage::open(&db)?;
+            let storage = storage::open(&db)?;
             let devices = storage.read()?.devices()?;
             if json {
                 println!("{}", serde_json::to_string(&devices)?);
@@ -508,8 +518,8 @@ fn run_plates(args: PlatesArgs) -> Result<ExitCode> {
             if let Some(out) = &out {
                 plates::check_out_path(out)?;
             }
-            let storage = SqliteStorage::open(&db)?;
-            let reissued = plates::reissue(&storage, &household, reason.as_deref(), &actor, now())?;
+            let storage = storage::open(&db)?;
+            let reissued = plates::reissue(storage.as_ref(), &household, reason.as_deref(), &actor, now())?;
             println!("{}", reissued.plate.code.grouped());
             eprintln!(
                 "household {} ({} {}): plate issue {} replaces issue {}; phones refuse the old \
@@ -533,8 +543,8 @@ fn run_plates(args: PlatesArgs) -> Result<ExitCode> {
                 ));
             };
             let actor = args.who.actor()?;
-            let storage = SqliteStorage::open(&args.db)?;
-            let printed = plates::print_village(&storage, &village, &out, &actor, now())?;
+            let storage = storage::open(&args.db)?;
+            let printed = plates::print_village(storage.as_ref(), &village, &out, &actor, now())?;
             println!(
                 "{} plates of {} ({}) on {} page(s):",
                 printed.plates.len(),
