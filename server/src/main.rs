@@ -420,7 +420,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
         } => {
             let storage = storage::open(&db)?;
-            let d = dictionary::train_from_storage(storage.as_ref(), samples, size, &who.actor()?, now())?;
+            let d = dictionary::train_from_storage(
+                storage.as_ref(),
+                samples,
+                size,
+                &who.actor()?,
+                now(),
+            )?;
             println!(
                 "dictionary {} ({} bytes, trained on {} operations) is now advertised to phones",
                 d.id,
@@ -519,7 +525,13 @@ fn run_plates(args: PlatesArgs) -> Result<ExitCode> {
                 plates::check_out_path(out)?;
             }
             let storage = storage::open(&db)?;
-            let reissued = plates::reissue(storage.as_ref(), &household, reason.as_deref(), &actor, now())?;
+            let reissued = plates::reissue(
+                storage.as_ref(),
+                &household,
+                reason.as_deref(),
+                &actor,
+                now(),
+            )?;
             println!("{}", reissued.plate.code.grouped());
             eprintln!(
                 "household {} ({} {}): plate issue {} replaces issue {}; phones refuse the old \
