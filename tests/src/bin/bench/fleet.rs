@@ -562,8 +562,14 @@ pub fn run(
         );
     } else {
         println!(
-            "# fleet day: {} phones, {} connections, embedded SQLite; median of {runs} runs",
-            plain.syncs, args.connections
+            "# fleet day: {} phones, {} connections, {}; median of {runs} runs",
+            plain.syncs,
+            args.connections,
+            if args.db.is_some() {
+                "PostgreSQL"
+            } else {
+                "embedded SQLite"
+            }
         );
         println!(
             "# dictionary: {} bytes, trained on {} visits of another seed's region",
