@@ -22,11 +22,23 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("encoding error: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(postgres::Error),
 }
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         Error::Core(e.into())
+    }
+}
+
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Self {
+        if e.is_closed() {
+            Error::Unavailable(format!("the PostgreSQL connection closed: {e}"))
+        } else {
+            Error::Postgres(e)
+        }
     }
 }
 

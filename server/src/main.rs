@@ -21,8 +21,7 @@ use fieldvisit_server::admin_log::Actor;
 use fieldvisit_server::demo::{self, DemoOptions};
 use fieldvisit_server::http::AppState;
 use fieldvisit_server::import::{self, Encoding, ImportOptions, ImportReport};
-use fieldvisit_server::storage::Storage;
-use fieldvisit_server::storage::sqlite::SqliteStorage;
+use fieldvisit_server::storage;
 use fieldvisit_server::{Error, Result, admin, dictionary, enroll, plates, report};
 
 #[derive(Parser)]
@@ -54,8 +53,9 @@ impl Who {
 enum Command {
     /// Serve the sync API.
     Serve {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
@@ -91,7 +91,7 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         /// Check everything and report what would change, but write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -120,8 +120,9 @@ enum Command {
     },
     /// Load a synthetic region into a database.
     Seed {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long)]
@@ -131,8 +132,9 @@ enum Command {
     },
     /// Make a one-time enrollment code for a cadre's phone.
     Enroll {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         #[arg(long)]
         cadre: String,
         /// Hours until the code expires.
@@ -146,8 +148,9 @@ enum Command {
     },
     /// Revoke a phone: its next sync gets 401; its local data stays on the phone.
     Revoke {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         device: String,
         #[arg(long)]
         reason: String,
@@ -156,8 +159,9 @@ enum Command {
     },
     /// Verify every device's hash chain and signatures across the whole database.
     Audit {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         #[arg(long)]
         json: bool,
     },
@@ -165,8 +169,9 @@ enum Command {
     Plates(PlatesArgs),
     /// List the admin log, oldest of the listed entries first.
     AdminLog {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         /// How many of the newest entries to list.
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -175,8 +180,9 @@ enum Command {
     },
     /// List enrolled phones with their sync health.
     Devices {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         #[arg(long)]
         json: bool,
     },
@@ -205,7 +211,7 @@ struct ReportArgs {
     /// coverage, unvisited, visit-rate, overdue, rejected, conflicts or flags.
     name: String,
     #[arg(long, default_value = "fieldvisit.db")]
-    db: PathBuf,
+    db: String,
     /// First day of the period (China Standard Time); with --to.
     #[arg(long, requires = "to")]
     from: Option<chrono::NaiveDate>,
@@ -233,8 +239,9 @@ struct ReportArgs {
 enum DictionaryAction {
     /// Train a dictionary on the newest accepted operations; phones fetch it at their next sync.
     Train {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         /// Operations to train on (the newest).
         #[arg(long, default_value_t = dictionary::DEFAULT_SAMPLES)]
         samples: usize,
@@ -246,8 +253,9 @@ enum DictionaryAction {
     },
     /// List the dictionaries; the last one is advertised to phones.
     List {
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
     },
 }
 
@@ -256,8 +264,9 @@ enum DictionaryAction {
 struct PlatesArgs {
     #[command(subcommand)]
     action: Option<PlatesAction>,
+    /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
     #[arg(long, default_value = "fieldvisit.db")]
-    db: PathBuf,
+    db: String,
     /// The village's 12-digit area code.
     #[arg(long, required = true)]
     village: Option<String>,
@@ -275,8 +284,9 @@ enum PlatesAction {
     Reissue {
         /// The household's id or door-plate code.
         household: String,
+        /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
-        db: PathBuf,
+        db: String,
         /// Why the plate is replaced (goes to the admin log).
         #[arg(long)]
         reason: Option<String>,
@@ -342,7 +352,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve { db, listen } => {
             init_logging("info");
-            let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&db)?);
+            let storage = storage::open(&db)?;
             let rt = runtime()?;
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -415,7 +425,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             who,
         } => {
             let actor = who.actor()?;
-            let storage = SqliteStorage::open(&db)?;
+            let storage = storage::open(&db)?;
             let progress = indicatif::ProgressBar::with_draw_target(
                 None,
                 indicatif::ProgressDrawTarget::stderr(),
@@ -430,7 +440,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 encoding,
                 progress,
             };
-            let report = import::import(&storage, &files, &options, &actor, now())?;
+            let report = import::import(storage.as_ref(), &files, &options, &actor, now())?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
@@ -466,15 +476,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             who,
         } => {
             let actor = who.actor()?;
-            let storage = SqliteStorage::open(&db)?;
+            let storage = storage::open(&db)?;
             let spec = if small {
                 RegionSpec::small(seed)
             } else {
                 RegionSpec::hulunbuir(seed)
             };
             let region = Region::generate(spec);
-            let n = admin::load_region(&storage, &region, &actor, now())?;
-            println!("loaded {n} registry records into {}", db.display());
+            let n = admin::load_region(storage.as_ref(), &region, &actor, now())?;
+            println!("loaded {n} registry records into {}", storage.describe());
             Ok(ExitCode::SUCCESS)
         }
         Command::Enroll {
@@ -485,10 +495,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             who,
         } => {
             let actor = who.actor()?;
-            let storage = SqliteStorage::open(&db)?;
+            let storage = storage::open(&db)?;
             let cadre = CadreId::new(cadre)?;
             let code = enroll::create_code(
-                &storage,
+                storage.as_ref(),
                 &cadre,
                 now(),
                 ttl_hours.saturating_mul(3_600_000),
@@ -508,16 +518,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             who,
         } => {
             let actor = who.actor()?;
-            let storage = SqliteStorage::open(&db)?;
+            let storage = storage::open(&db)?;
             let device = DeviceId::parse(&device)
                 .map_err(|e| Error::Refused(format!("not a device id: {e}")))?;
-            admin::revoke(&storage, &device, &reason, &actor, now())?;
+            admin::revoke(storage.as_ref(), &device, &reason, &actor, now())?;
             println!("revoked {device}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { db, json } => {
-            let storage = SqliteStorage::open(&db)?;
-            let report = fieldvisit_server::audit::audit(&storage)?;
+            let storage = storage::open(&db)?;
+            let report = fieldvisit_server::audit::audit(storage.as_ref())?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
@@ -547,8 +557,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     who,
                 },
         } => {
-            let storage = SqliteStorage::open(&db)?;
-            let d = dictionary::train_from_storage(&storage, samples, size, &who.actor()?, now())?;
+            let storage = storage::open(&db)?;
+            let d = dictionary::train_from_storage(
+                storage.as_ref(),
+                samples,
+                size,
+                &who.actor()?,
+                now(),
+            )?;
             println!(
                 "dictionary {} ({} bytes, trained on {} operations) is now advertised to phones",
                 d.id,
@@ -560,7 +576,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dictionary {
             action: DictionaryAction::List { db },
         } => {
-            let storage = SqliteStorage::open(&db)?;
+            let storage = storage::open(&db)?;
             let all = storage.read()?.dictionaries()?;
             if all.is_empty() {
                 println!("no dictionaries: phones send plain zstd bodies");
@@ -587,7 +603,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::AdminLog { db, limit, json } => {
-            let storage = SqliteStorage::open(&db)?;
+            let storage = storage::open(&db)?;
             let mut entries = storage.read()?.admin_log(limit)?;
             entries.reverse();
             if json {
@@ -608,7 +624,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Devices { db, json } => {
-            let storage = SqliteStorage::open(&db)?;
+            let storage = storage::open(&db)?;
             let devices = storage.read()?.devices()?;
             if json {
                 println!("{}", serde_json::to_string(&devices)?);
@@ -641,7 +657,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn print_import(report: &ImportReport, dry_run: bool, db: &std::path::Path) {
+fn print_import(report: &ImportReport, dry_run: bool, db: &str) {
     for error in &report.errors {
         println!("{error}");
     }
@@ -669,15 +685,14 @@ fn print_import(report: &ImportReport, dry_run: bool, db: &std::path::Path) {
     if problems > 0 {
         println!(
             "{problems} problem(s) found: nothing was written to {} (an import is all or nothing)",
-            db.display()
+            db
         );
     } else if dry_run {
         println!("dry run: every row is good; nothing was written");
     } else {
         println!(
             "imported into {} in one transaction; {} feed entries for phones",
-            db.display(),
-            report.feed_entries
+            db, report.feed_entries
         );
     }
 }
@@ -690,11 +705,9 @@ fn run_report(args: ReportArgs) -> Result<ExitCode> {
             report::NAMES.join(", ")
         )));
     }
-    if !args.db.exists() {
-        return Err(Error::NotFound(format!(
-            "no database at {}",
-            args.db.display()
-        )));
+    // A report never creates a database: a mistyped path would report on an empty one.
+    if !storage::postgres::is_url(&args.db) && !std::path::Path::new(&args.db).exists() {
+        return Err(Error::NotFound(format!("no database at {}", args.db)));
     }
     let to = args.to.unwrap_or_else(|| SystemClock.now().local_date());
     let period = match args.from {
@@ -706,7 +719,7 @@ fn run_report(args: ReportArgs) -> Result<ExitCode> {
         required_per_month: args.required,
         limit: args.limit,
     };
-    let storage = SqliteStorage::open(&args.db)?;
+    let storage = storage::open(&args.db)?;
     let table = report::run(&mut *storage.read()?, &args.name, &opts)?;
     let text = table.render(args.format)?;
     match args.out {
@@ -730,8 +743,14 @@ fn run_plates(args: PlatesArgs) -> Result<ExitCode> {
             if let Some(out) = &out {
                 plates::check_out_path(out)?;
             }
-            let storage = SqliteStorage::open(&db)?;
-            let reissued = plates::reissue(&storage, &household, reason.as_deref(), &actor, now())?;
+            let storage = storage::open(&db)?;
+            let reissued = plates::reissue(
+                storage.as_ref(),
+                &household,
+                reason.as_deref(),
+                &actor,
+                now(),
+            )?;
             println!("{}", reissued.plate.code.grouped());
             eprintln!(
                 "household {} ({} {}): plate issue {} replaces issue {}; phones refuse the old \
@@ -755,8 +774,8 @@ fn run_plates(args: PlatesArgs) -> Result<ExitCode> {
                 ));
             };
             let actor = args.who.actor()?;
-            let storage = SqliteStorage::open(&args.db)?;
-            let printed = plates::print_village(&storage, &village, &out, &actor, now())?;
+            let storage = storage::open(&args.db)?;
+            let printed = plates::print_village(storage.as_ref(), &village, &out, &actor, now())?;
             println!(
                 "{} plates of {} ({}) on {} page(s):",
                 printed.plates.len(),

@@ -1,5 +1,8 @@
 //! An in-process sync server on an ephemeral port over a temporary database, with a synthetic
-//! region loaded, and device stores enrolled against it over real HTTP.
+//! region loaded, and device stores enrolled against it over real HTTP. The server runs on
+//! SQLite ([`TestServer::start`]), on any storage ([`TestServer::start_on`]), or on a
+//! throwaway schema of the PostgreSQL database named by `FIELDVISIT_TEST_POSTGRES_URL`
+//! ([`TestServer::start_postgres`]).
 
 use std::sync::Arc;
 
@@ -14,6 +17,7 @@ use fieldvisit_core::sync::{RetryPolicy, Sleeper, SyncOptions, SyncReport, Trans
 use fieldvisit_core::synth::{Region, RegionSpec};
 use fieldvisit_server::http::AppState;
 use fieldvisit_server::storage::Storage;
+use fieldvisit_server::storage::postgres::ScratchSchema;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -25,6 +29,23 @@ pub struct TestServer {
     pub region: Region,
     pub dir: tempfile::TempDir,
     runtime: tokio::runtime::Runtime,
+    /// The PostgreSQL schema the storage lives in, dropped last (after the server stops).
+    _schema: Option<ScratchSchema>,
+}
+
+/// The variable that names the PostgreSQL database tests may use (`.ci/run` sets it).
+pub const POSTGRES_URL_VAR: &str = "FIELDVISIT_TEST_POSTGRES_URL";
+
+/// The PostgreSQL URL tests may use, or `None` (printing that the caller is skipped) when
+/// `FIELDVISIT_TEST_POSTGRES_URL` is unset.
+pub fn postgres_url() -> Option<String> {
+    let url = std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        println!("skipped: {POSTGRES_URL_VAR} is unset");
+    }
+    url
 }
 
 impl std::fmt::Debug for TestServer {
@@ -79,6 +100,29 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let storage: Arc<dyn Storage> =
             Arc::new(SqliteStorage::open(dir.path().join("server.db")).expect("server database"));
+        Self::start_in(dir, storage, spec, None)
+    }
+
+    /// Starts a server over `storage` (empty, or holding what the caller put there first).
+    pub fn start_on(storage: Arc<dyn Storage>, spec: RegionSpec) -> TestServer {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), storage, spec, None)
+    }
+
+    /// Starts a server on a new schema of the PostgreSQL database at `url`, dropped with the
+    /// server.
+    pub fn start_postgres(url: &str, spec: RegionSpec) -> TestServer {
+        let schema = ScratchSchema::new(url, "e2e").expect("a PostgreSQL schema name");
+        let storage: Arc<dyn Storage> = Arc::new(schema.storage().expect("PostgreSQL storage"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, storage, spec, Some(schema))
+    }
+
+    fn start_in(
+        dir: tempfile::TempDir,
+        storage: Arc<dyn Storage>,
+        spec: RegionSpec,
+        schema: Option<ScratchSchema>,
+    ) -> TestServer {
         let region = Region::generate(spec);
         fieldvisit_server::admin::load_region(storage.as_ref(), &region, &admin(), now())
             .expect("region loads");
@@ -103,6 +147,7 @@ impl TestServer {
             region,
             dir,
             runtime,
+            _schema: schema,
         }
     }
 

@@ -6,9 +6,15 @@
 //! transaction, so an acknowledgement is sent only after the pushed operations, their effects
 //! and the feed entries they cause are committed together.
 //!
-//! The conformance suite (tests/storage_conformance.rs) runs the same tests on every backend.
+//! The conformance suite (server/tests/conformance/, run by storage_conformance_sqlite.rs and
+//! storage_conformance_postgres.rs) runs the same tests on every backend.
+//!
+//! [`open`] is the one place a backend is chosen from the `--db` value every command takes.
 
+pub mod postgres;
 pub mod sqlite;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +32,18 @@ use fieldvisit_core::plate::{AuthorityKey, PlateAuthority};
 use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, RejectCode, Rejection};
 
 use crate::error::Result;
+
+/// Opens the storage `db` names: a `postgres://` or `postgresql://` URL opens the PostgreSQL
+/// backend ([`postgres::PostgresStorage`]); anything else is the path of a SQLite file
+/// ([`sqlite::SqliteStorage`]), created when missing. Either way the schema is brought up to
+/// date first.
+pub fn open(db: &str) -> Result<Arc<dyn Storage>> {
+    if postgres::is_url(db) {
+        Ok(Arc::new(postgres::PostgresStorage::connect(db)?))
+    } else {
+        Ok(Arc::new(sqlite::SqliteStorage::open(db)?))
+    }
+}
 
 /// A storage backend: hands out transactions.
 pub trait Storage: Send + Sync + 'static {

@@ -6,7 +6,7 @@ use fieldvisit_core::ids::{AssignmentId, CadreId, HouseholdId, PostId};
 use crate::error::{Error, Result};
 use crate::storage::FeedItem;
 
-pub(super) fn feed_parts(item: &FeedItem) -> (&'static str, String) {
+pub(crate) fn feed_parts(item: &FeedItem) -> (&'static str, String) {
     match item {
         FeedItem::Op(seq) => ("op", seq.to_string()),
         FeedItem::Household(h) => ("household", h.to_string()),
@@ -19,7 +19,7 @@ pub(super) fn feed_parts(item: &FeedItem) -> (&'static str, String) {
     }
 }
 
-pub(super) fn feed_item(kind: &str, reference: String) -> Result<FeedItem> {
+pub(crate) fn feed_item(kind: &str, reference: String) -> Result<FeedItem> {
     let bad = |_| Error::Corrupt(format!("feed entry {kind}"));
     Ok(match kind {
         "op" => FeedItem::Op(

@@ -5,7 +5,7 @@
 mod admin_log;
 mod authority;
 mod dictionary;
-mod feed;
+pub(crate) mod feed;
 mod report;
 mod schema;
 

@@ -30,6 +30,7 @@ use fieldvisit_core::sync::protocol::{
 };
 use fieldvisit_core::synth::{Region, RegionSpec};
 use fieldvisit_server::storage::Storage;
+use fieldvisit_server::storage::postgres::ScratchSchema;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
 use fieldvisit_tests::stats::{Summary, summarize};
 use rand::seq::SliceRandom;
@@ -47,6 +48,10 @@ pub struct FleetArgs {
     /// Visits of the earlier day the dictionary is trained on.
     #[arg(long, default_value_t = 20_000)]
     training_visits: usize,
+    /// Run the server on this PostgreSQL database (postgres://…; each run in a new schema,
+    /// dropped afterwards) instead of a temporary SQLite file.
+    #[arg(long)]
+    db: Option<String>,
 }
 
 /// The phones' zstd level with a dictionary, as in `fieldvisit_core::sync::http`.
@@ -264,7 +269,18 @@ fn one_day(
     dictionary: Option<&[u8]>,
 ) -> Result<DayResult, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path().join("fleet.db"))?);
+    // Declared before the storage so that it is dropped after it.
+    let schema = match args.db.as_deref() {
+        Some(url) if fieldvisit_server::storage::postgres::is_url(url) => {
+            Some(ScratchSchema::new(url, "bench")?)
+        }
+        Some(other) => return Err(format!("--db takes a postgres:// URL, not {other}").into()),
+        None => None,
+    };
+    let storage: Arc<dyn Storage> = match &schema {
+        Some(schema) => Arc::new(schema.storage()?),
+        None => Arc::new(SqliteStorage::open(dir.path().join("fleet.db"))?),
+    };
     let actor = fieldvisit_server::admin_log::Actor::new("bench")?;
     fieldvisit_server::admin::load_region(
         storage.as_ref(),
@@ -556,8 +572,14 @@ pub fn run(
         );
     } else {
         println!(
-            "# fleet day: {} phones, {} connections, embedded SQLite; median of {runs} runs",
-            plain.syncs, args.connections
+            "# fleet day: {} phones, {} connections, {}; median of {runs} runs",
+            plain.syncs,
+            args.connections,
+            if args.db.is_some() {
+                "PostgreSQL"
+            } else {
+                "embedded SQLite"
+            }
         );
         println!(
             "# dictionary: {} bytes, trained on {} visits of another seed's region",

@@ -47,7 +47,7 @@ enum What {
         #[arg(long, default_value_t = 2000)]
         visits: usize,
     },
-    /// The fleet day over HTTP on the embedded backend.
+    /// The fleet day over HTTP on the embedded backend (or PostgreSQL with --db).
     Fleet(fleet::FleetArgs),
     /// Side by side with PouchDB → pouchdb-server (CouchDB replication) on the same visits.
     Peer(peer::PeerArgs),
