@@ -81,6 +81,8 @@ struct DayResult {
     server_cpu_s: f64,
     /// The server process's peak resident memory, setup included.
     server_rss_mib: f64,
+    /// The same visit rows inserted raw into a fresh database (`raw_insert`).
+    raw_visits_per_s: f64,
 }
 
 /// A visit recorded on a phone, as the device store writes it: the visit shares its
@@ -448,6 +450,12 @@ fn one_day(
     if stored != visits {
         return Err(format!("{visits} visits pushed but {stored} stored").into());
     }
+    drop(server);
+    // The physical limit, on this run's own rows: a fresh database of the same schema.
+    let raw_target = dir.path().join("raw.db");
+    drop(SqliteStorage::open(&raw_target)?);
+    let raw_visits_per_s =
+        super::raw_insert::visits_per_second(&dir.path().join("fleet.db"), &raw_target)?;
     Ok(DayResult {
         wall,
         latency: summarize(&latencies),
@@ -459,6 +467,7 @@ fn one_day(
         cpu_s,
         server_cpu_s,
         server_rss_mib,
+        raw_visits_per_s,
     })
 }
 
@@ -480,6 +489,7 @@ struct Row {
     cpu: f64,
     server_cpu: f64,
     server_rss: f64,
+    raw_per_s: f64,
     syncs: usize,
 }
 
@@ -498,6 +508,7 @@ impl Row {
             cpu: m(&|r| r.cpu_s),
             server_cpu: m(&|r| r.server_cpu_s),
             server_rss: m(&|r| r.server_rss_mib),
+            raw_per_s: m(&|r| r.raw_visits_per_s),
             syncs: results.first().map(|r| r.syncs).unwrap_or(0),
         }
     }
@@ -508,7 +519,8 @@ impl Row {
             "p50_ms": self.p50, "p99_ms": self.p99, "bytes_up_per_visit": self.up,
             "bytes_down_per_sync": self.down, "requests_per_sync": self.reqs,
             "phones_cpu_s": self.cpu, "server_cpu_s": self.server_cpu,
-            "server_peak_rss_mib": self.server_rss})
+            "server_peak_rss_mib": self.server_rss, "raw_insert_visits_per_s": self.raw_per_s,
+            "ingest_over_raw": self.visits_per_s / self.raw_per_s})
     }
 
     fn print(&self, mode: &str) {
@@ -608,6 +620,15 @@ pub fn run(
             trained.up / plain.up,
             trained.down / plain.down
         );
+        for (mode, row) in [("plain zstd", &plain), ("zstd + dictionary", &trained)] {
+            println!(
+                "ingest ({mode}): {:.0} visits/s through /v1/sync vs {:.0} visits/s raw insert \
+                 of the same rows: {:.1}%",
+                row.visits_per_s,
+                row.raw_per_s,
+                100.0 * row.visits_per_s / row.raw_per_s
+            );
+        }
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ use rand_chacha::ChaCha8Rng;
 
 mod fleet;
 mod peer;
+mod raw_insert;
 mod server_process;
 
 #[derive(Parser)]
