@@ -95,7 +95,12 @@ fn server_status(server: &TestServer, h: &Household) -> Household {
 }
 
 fn local_status(store: &Store, h: &Household) -> String {
-    store.household(&h.id).unwrap().unwrap().household.poverty_status
+    store
+        .household(&h.id)
+        .unwrap()
+        .unwrap()
+        .household
+        .poverty_status
 }
 
 #[test]
@@ -132,7 +137,11 @@ fn a_cadres_status_move_is_refused_on_the_phone_and_rejected_with_a_reason_when_
     assert_eq!(answer.ack.rejected.len(), 1);
     let refused = &answer.ack.rejected[0];
     assert_eq!((refused.seq, refused.code), (1, RejectCode::Forbidden));
-    assert!(refused.reason.contains("first secretary"), "{}", refused.reason);
+    assert!(
+        refused.reason.contains("first secretary"),
+        "{}",
+        refused.reason
+    );
 
     // Kept for admins with its reason; the status did not move; the edit behind it went in.
     let rejections = server.storage.read().unwrap().rejections(10).unwrap();
@@ -144,7 +153,11 @@ fn a_cadres_status_move_is_refused_on_the_phone_and_rejected_with_a_reason_when_
     assert_eq!(now.poverty_status, exit::NOT_EXITED);
     assert_eq!(now.phone.as_deref(), Some("13900000042"));
     let mut tx = server.storage.read().unwrap();
-    assert!(tx.status_ops_of_household(&household.id).unwrap().is_empty());
+    assert!(
+        tx.status_ops_of_household(&household.id)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -164,17 +177,30 @@ fn a_first_secretary_moves_a_household_to_exited_in_order_and_other_phones_follo
     assert!(skip.contains("in one step"), "{skip}");
 
     // A verification that found a problem does not qualify.
-    let failed = record(&server, &phone, &household, verification(ChecklistStatus::Problem, true));
+    let failed = record(
+        &server,
+        &phone,
+        &household,
+        verification(ChecklistStatus::Problem, true),
+    );
     let why = refused(phone.move_poverty_status(&household.id, exit::PRE_EXIT, Some(failed.id)));
     assert!(why.contains("water"), "{why}");
 
     // The full checklist, all ok, signed by the household: pre-exit, then exited.
-    let passed = record(&server, &phone, &household, verification(ChecklistStatus::Ok, true));
+    let passed = record(
+        &server,
+        &phone,
+        &household,
+        verification(ChecklistStatus::Ok, true),
+    );
     phone
         .move_poverty_status(&household.id, exit::PRE_EXIT, Some(passed.id))
         .unwrap();
     server.sync(&phone).unwrap();
-    assert_eq!(server_status(&server, &household).poverty_status, exit::PRE_EXIT);
+    assert_eq!(
+        server_status(&server, &household).poverty_status,
+        exit::PRE_EXIT
+    );
     phone
         .move_poverty_status(&household.id, exit::EXITED, Some(passed.id))
         .unwrap();
@@ -185,7 +211,15 @@ fn a_first_secretary_moves_a_household_to_exited_in_order_and_other_phones_follo
     for op in &ops {
         assert_eq!(phone.operation_state(op.id).unwrap(), Some(OpState::Synced));
     }
-    assert!(server.storage.read().unwrap().rejections(10).unwrap().is_empty());
+    assert!(
+        server
+            .storage
+            .read()
+            .unwrap()
+            .rejections(10)
+            .unwrap()
+            .is_empty()
+    );
     let exited = server_status(&server, &household);
     assert_eq!(exited.poverty_status, exit::EXITED);
     assert_eq!(exited.exit_year, Some(chrono::Datelike::year(&today())));
@@ -194,35 +228,39 @@ fn a_first_secretary_moves_a_household_to_exited_in_order_and_other_phones_follo
     server.sync(&other).unwrap();
     assert_eq!(local_status(&other, &household), exit::EXITED);
 
-    // Each step is on the household's history, in order, with its verification visit.
-    let history = server
-        .storage
-        .read()
-        .unwrap()
-        .status_ops_of_household(&household.id)
-        .unwrap();
-    let steps: Vec<(String, String, Option<_>)> = history
+    // Each step is on the household's history, in order, by whom, with its verification visit.
+    let history = {
+        let mut tx = server.storage.read().unwrap();
+        fieldvisit_server::exit::exit_history(tx.as_mut(), &household.id).unwrap()
+    };
+    let steps: Vec<(&str, &str, Option<_>)> = history
         .iter()
-        .map(|(op, _)| match op.body().unwrap() {
-            OpBody::StatusChanged(s) => (s.from, s.to, s.verification),
-            other => panic!("{other:?}"),
-        })
+        .map(|s| (s.from.as_str(), s.to.as_str(), s.verification))
         .collect();
     assert_eq!(
         steps,
         [
-            ("0".into(), "1".into(), Some(passed.id)),
-            ("1".into(), "2".into(), Some(passed.id)),
+            (exit::NOT_EXITED, exit::PRE_EXIT, Some(passed.id)),
+            (exit::PRE_EXIT, exit::EXITED, Some(passed.id)),
         ]
     );
-    assert!(history.iter().all(|(op, _)| op.device == phone.device_id()));
+    assert!(
+        history
+            .iter()
+            .all(|s| s.cadre.as_ref() == Some(&secretary) && s.device == phone.device_id())
+    );
+    assert!(history[0].received_at <= history[1].received_at);
+    assert_eq!(history[1].describe(), "pre-exit (1) → exited (2)");
 
     // A relapse (返贫) needs no visit; the first secretary records it.
     phone
         .move_poverty_status(&household.id, exit::RELAPSED, None)
         .unwrap();
     server.sync(&phone).unwrap();
-    assert_eq!(server_status(&server, &household).poverty_status, exit::RELAPSED);
+    assert_eq!(
+        server_status(&server, &household).poverty_status,
+        exit::RELAPSED
+    );
 }
 
 #[test]
@@ -230,7 +268,12 @@ fn the_server_refuses_a_first_secretarys_forged_steps_out_of_order() {
     let server = TestServer::start(23);
     let (household, _, secretary) = household_with_secretary(&server);
     let phone = server.device(&secretary);
-    let passed = record(&server, &phone, &household, verification(ChecklistStatus::Ok, true));
+    let passed = record(
+        &server,
+        &phone,
+        &household,
+        verification(ChecklistStatus::Ok, true),
+    );
     server.sync(&phone).unwrap();
 
     let mut forged = server.raw_device(&secretary, 9);
@@ -268,7 +311,10 @@ fn the_server_refuses_a_first_secretarys_forged_steps_out_of_order() {
             (4, RejectCode::Invalid),
         ]
     );
-    assert_eq!(server_status(&server, &household).poverty_status, exit::PRE_EXIT);
+    assert_eq!(
+        server_status(&server, &household).poverty_status,
+        exit::PRE_EXIT
+    );
 
     // The secretary's phone learns the status from the server.
     server.sync(&phone).unwrap();

@@ -184,7 +184,9 @@ pub fn check_step(
     }
     checklist_passes(v.content).map_err(StepRefusal::Invalid)?;
     if step.to == EXITED && !v.content.acknowledged {
-        return invalid("the household has not acknowledged (signed) the verification visit".into());
+        return invalid(
+            "the household has not acknowledged (signed) the verification visit".into(),
+        );
     }
     Ok(())
 }
@@ -323,7 +325,10 @@ mod tests {
             ),
             Ok(())
         );
-        assert_eq!(check_step(&step(EXITED, RELAPSED), EXITED, today, &cadre, None), Ok(()));
+        assert_eq!(
+            check_step(&step(EXITED, RELAPSED), EXITED, today, &cadre, None),
+            Ok(())
+        );
     }
 
     #[test]

@@ -5,10 +5,10 @@
 //! A step is journaled as a `household.status` operation and applied to the local household
 //! row in the same transaction. It never bypasses the rules: there is no "force" here.
 
+use super::Store;
 use super::journal_log::append;
 use super::registry::household_by_id;
 use super::visits::visit_on;
-use super::Store;
 use crate::domain::exit::{self, StatusStep, Verification};
 use crate::error::{Error, Result};
 use crate::ids::{HouseholdId, VisitId};
