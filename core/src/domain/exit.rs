@@ -351,11 +351,11 @@ mod tests {
         };
         let day = d("2025-01-01");
         assert_eq!(
-            check_role(&secretary, &[post.clone()], "150726102200", day),
+            check_role(&secretary, std::slice::from_ref(&post), "150726102200", day),
             Ok(())
         );
         assert!(matches!(
-            check_role(&secretary, &[post.clone()], "150726102201", day),
+            check_role(&secretary, std::slice::from_ref(&post), "150726102201", day),
             Err(StepRefusal::Forbidden(_))
         ));
         let cadre = Cadre {
