@@ -44,6 +44,9 @@ pub enum Error {
     UnknownMember,
     #[error("the field '{field}' cannot be changed from a phone")]
     FieldNotEditable { field: String },
+    /// A poverty-status step refused on the phone (role or procedure), with the reason.
+    #[error("{0}")]
+    StatusStep(#[from] crate::domain::exit::StepRefusal),
     #[error("{0}")]
     JournalBroken(#[from] JournalBreak),
     #[error("{0}")]

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock::{Hlc, WallTime};
+use crate::domain::exit::StatusStep;
 use crate::domain::visit::{VisitAmendment, VisitRecord};
 use crate::ids::{DeviceId, HouseholdId, MemberId, OpId};
 
@@ -253,6 +254,8 @@ pub enum OpBody {
     VisitAmended(VisitAmendment),
     HouseholdUpdated(HouseholdUpdate),
     MemberUpdated(MemberUpdate),
+    /// A step of the household's poverty status (exit verification, [`crate::domain::exit`]).
+    StatusChanged(StatusStep),
 }
 
 pub mod kinds {
@@ -260,6 +263,7 @@ pub mod kinds {
     pub const VISIT_AMEND: &str = "visit.amend";
     pub const HOUSEHOLD_UPDATE: &str = "household.update";
     pub const MEMBER_UPDATE: &str = "member.update";
+    pub const HOUSEHOLD_STATUS: &str = "household.status";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -277,6 +281,7 @@ impl OpBody {
             OpBody::VisitAmended(_) => kinds::VISIT_AMEND,
             OpBody::HouseholdUpdated(_) => kinds::HOUSEHOLD_UPDATE,
             OpBody::MemberUpdated(_) => kinds::MEMBER_UPDATE,
+            OpBody::StatusChanged(_) => kinds::HOUSEHOLD_STATUS,
         }
     }
 
@@ -287,6 +292,7 @@ impl OpBody {
             OpBody::VisitAmended(_) => None,
             OpBody::HouseholdUpdated(u) => Some(&u.household),
             OpBody::MemberUpdated(u) => Some(&u.household),
+            OpBody::StatusChanged(s) => Some(&s.household),
         }
     }
 
@@ -296,6 +302,7 @@ impl OpBody {
             OpBody::VisitAmended(a) => serde_json::to_string(a),
             OpBody::HouseholdUpdated(u) => serde_json::to_string(u),
             OpBody::MemberUpdated(u) => serde_json::to_string(u),
+            OpBody::StatusChanged(s) => serde_json::to_string(s),
         }
     }
 
@@ -308,6 +315,7 @@ impl OpBody {
             kinds::VISIT_AMEND => parse(payload).map(OpBody::VisitAmended),
             kinds::HOUSEHOLD_UPDATE => parse(payload).map(OpBody::HouseholdUpdated),
             kinds::MEMBER_UPDATE => parse(payload).map(OpBody::MemberUpdated),
+            kinds::HOUSEHOLD_STATUS => parse(payload).map(OpBody::StatusChanged),
             _ => Err(BodyError::UnknownKind),
         }
     }

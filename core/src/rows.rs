@@ -772,6 +772,22 @@ pub fn set_field(
     Ok(())
 }
 
+/// Sets a household's poverty status (a checked exit step, [`crate::domain::exit`]); the exit
+/// year is set with a step to exited and left as it was otherwise.
+pub fn set_poverty_status(
+    conn: &Connection,
+    household: &HouseholdId,
+    status: &str,
+    exit_year: Option<i32>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE household SET poverty_status = ?2, exit_year = COALESCE(?3, exit_year)
+         WHERE id = ?1",
+    )?
+    .execute(params![household.as_str(), status, exit_year])?;
+    Ok(())
+}
+
 /// The current value of one editable field, as JSON.
 pub fn field_value(conn: &Connection, entity: Entity, id: &str, field: &str) -> Result<Value> {
     let column = entity.field(field).ok_or_else(|| Error::FieldNotEditable {

@@ -130,6 +130,9 @@ impl From<CoreError> for FieldvisitError {
             CoreError::FieldNotEditable { field } => {
                 FieldvisitError::validation(&field, "cannot be changed from a phone")
             }
+            CoreError::StatusStep(refusal) => {
+                FieldvisitError::validation("poverty_status", refusal.to_string())
+            }
             CoreError::Offline(why) => FieldvisitError::NetworkUnavailable { detail: why },
             CoreError::Unauthorized => FieldvisitError::Unauthorized,
             CoreError::Revoked { reason } => FieldvisitError::Revoked { reason },

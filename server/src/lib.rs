@@ -12,6 +12,7 @@ pub mod demo;
 pub mod dictionary;
 pub mod enroll;
 pub mod error;
+pub mod exit;
 pub mod http;
 pub mod import;
 pub mod plates;

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 use fieldvisit_core::clock::{Clock, ServerTime, SystemClock};
-use fieldvisit_core::ids::{CadreId, DeviceId};
+use fieldvisit_core::domain::exit;
+use fieldvisit_core::ids::{CadreId, DeviceId, HouseholdId};
 use fieldvisit_core::synth::{Region, RegionSpec};
 use fieldvisit_server::admin_log::Actor;
 use fieldvisit_server::demo::{self, DemoOptions};
@@ -198,6 +199,25 @@ enum Command {
         /// Weeks of visits.
         #[arg(long, default_value_t = 12)]
         weeks: u32,
+    },
+    /// Show a household: its poverty status and every exit step (退出) with who made it, when,
+    /// and the verification visit it rests on.
+    Household {
+        /// The household id.
+        household: String,
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the operations the server refused, newest first, with their reasons.
+    Rejected {
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
     },
     /// Compression dictionaries for sync bodies, trained on the operations phones pushed.
     Dictionary {
@@ -619,6 +639,68 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         e.subject,
                         e.detail
                     );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Household {
+            household,
+            db,
+            json,
+        } => {
+            let id = HouseholdId::new(household)?;
+            let storage = storage::open(&db)?;
+            let mut tx = storage.read()?;
+            let Some(found) = tx.household(&id)? else {
+                eprintln!("no household {id} in {}", db);
+                return Ok(ExitCode::FAILURE);
+            };
+            let history = fieldvisit_server::exit::exit_history(tx.as_mut(), &id)?;
+            if json {
+                let out = serde_json::json!({ "household": found, "exit_history": history });
+                println!("{out}");
+            } else {
+                println!(
+                    "{} {}  village {}  status {} ({}){}",
+                    found.id,
+                    found.code,
+                    found.village,
+                    exit::label(&found.poverty_status),
+                    found.poverty_status,
+                    found
+                        .exit_year
+                        .map(|y| format!("  exit year {y}"))
+                        .unwrap_or_default()
+                );
+                if history.is_empty() {
+                    println!("no exit steps");
+                }
+                for step in history {
+                    println!(
+                        "{}  {:<28} by {:<12} verification {}",
+                        china_time(step.received_at),
+                        step.describe(),
+                        step.cadre.as_ref().map_or("?", |c| c.as_str()),
+                        step.verification
+                            .map(|v| v.to_string())
+                            .unwrap_or_else(|| "-".into())
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rejected { db, limit, json } => {
+            let storage = storage::open(&db)?;
+            let rejections = storage.read()?.rejections(limit)?;
+            if json {
+                let out: Vec<_> = rejections
+                    .iter()
+                    .map(|(device, r)| serde_json::json!({ "device": device, "rejection": r }))
+                    .collect();
+                println!("{}", serde_json::to_string(&out)?);
+            } else {
+                for (device, r) in rejections {
+                    println!("{device} #{:<6} {:?}  {}", r.seq, r.code, r.reason);
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -1,7 +1,8 @@
 //! The household and member fields a phone may edit, and the rule each value must meet. The
 //! device checks edits before journaling them and the server checks them again before merging,
 //! through these same tables. Status, attribute, the plate and the village belong to the
-//! county's procedures and are not editable here.
+//! county's procedures and are not editable here (the poverty status moves only by exit steps,
+//! [`super::exit`]).
 
 use serde_json::Value;
 

@@ -4,6 +4,7 @@
 //! network code.
 
 pub mod codelist;
+pub mod exit;
 pub mod fields;
 pub mod visit;
 

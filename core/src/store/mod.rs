@@ -6,6 +6,7 @@
 //! API returns the private half.
 
 mod edits;
+mod exit;
 mod identity;
 mod journal_log;
 mod registry;

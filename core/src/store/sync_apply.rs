@@ -246,7 +246,8 @@ fn apply_visit_op(conn: &Connection, op: &Operation, this_device: DeviceId) -> R
             insert_amendment(conn, op.id, &amendment, op.hlc, op.device)?;
             refresh_content(conn, amendment.visit)
         }
-        Ok(OpBody::HouseholdUpdated(_) | OpBody::MemberUpdated(_)) | Err(_) => Ok(()),
+        Ok(OpBody::HouseholdUpdated(_) | OpBody::MemberUpdated(_) | OpBody::StatusChanged(_))
+        | Err(_) => Ok(()),
     }
 }
 

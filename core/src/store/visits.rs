@@ -138,15 +138,7 @@ impl Store {
 
     /// One visit, if the device holds it.
     pub fn visit(&self, id: VisitId) -> Result<Option<VisitView>> {
-        self.read(|conn| {
-            let sql = format!("{VISIT_SELECT} WHERE v.id = ?1");
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query([id.to_string()])?;
-            match rows.next()? {
-                Some(r) => Ok(Some(visit_from_row(conn, r)?)),
-                None => Ok(None),
-            }
-        })
+        self.read(|conn| visit_on(conn, id))
     }
 
     /// A household's visits, newest first.
@@ -315,6 +307,17 @@ fn collect_visits(
         out.push(visit_from_row(conn, r)?);
     }
     Ok(out)
+}
+
+/// One visit as shown (amendments applied), read on the caller's connection.
+pub(super) fn visit_on(conn: &Connection, id: VisitId) -> Result<Option<VisitView>> {
+    let sql = format!("{VISIT_SELECT} WHERE v.id = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([id.to_string()])?;
+    match rows.next()? {
+        Some(r) => Ok(Some(visit_from_row(conn, r)?)),
+        None => Ok(None),
+    }
 }
 
 fn visit_from_row(conn: &Connection, r: &Row<'_>) -> Result<VisitView> {

@@ -209,6 +209,14 @@ pub trait Tx {
     ) -> Result<()>;
     /// The current value of one editable field, as JSON.
     fn field_value(&mut self, entity: &str, id: &str, field: &str) -> Result<serde_json::Value>;
+    /// Sets a household's poverty status after an accepted exit step; `exit_year` is set with
+    /// a step to exited and kept otherwise.
+    fn set_poverty_status(
+        &mut self,
+        household: &HouseholdId,
+        status: &str,
+        exit_year: Option<i32>,
+    ) -> Result<()>;
     fn log_conflict(&mut self, conflict: &Conflict) -> Result<()>;
     fn conflicts(&mut self, limit: usize) -> Result<Vec<Conflict>>;
 
@@ -284,6 +292,12 @@ pub trait Tx {
     fn op_by_server_seq(&mut self, server_seq: u64) -> Result<Option<Operation>>;
     /// Accepted visit operations (records and amendments) for a household, oldest first.
     fn visit_ops_of_household(&mut self, household: &HouseholdId) -> Result<Vec<Operation>>;
+    /// Accepted poverty-status steps (`household.status`) of a household with the time each
+    /// was received, oldest first: the household's exit history.
+    fn status_ops_of_household(
+        &mut self,
+        household: &HouseholdId,
+    ) -> Result<Vec<(Operation, ServerTime)>>;
     /// A device's stored operations after `after_seq`, in order (for audits).
     fn ops_of_device(
         &mut self,

@@ -8,9 +8,10 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::Value;
 
 use fieldvisit_core::clock::{Hlc, ServerTime, WallTime};
+use fieldvisit_core::domain::exit::{self, StatusStep, StepRefusal, Verification};
 use fieldvisit_core::domain::fields::{self, Entity, FieldError};
-use fieldvisit_core::domain::visit::{IdentifiedBy, VisitAmendment, VisitRecord};
-use fieldvisit_core::ids::HouseholdId;
+use fieldvisit_core::domain::visit::{IdentifiedBy, VisitAmendment, VisitContent, VisitRecord};
+use fieldvisit_core::ids::{HouseholdId, VisitId};
 use fieldvisit_core::journal::{BodyError, OpBody, Operation};
 use fieldvisit_core::sync::protocol::{FieldClock, RejectCode};
 
@@ -50,13 +51,20 @@ pub enum Plan {
         household: HouseholdId,
         fields: BTreeMap<String, Value>,
     },
+    Status {
+        household: HouseholdId,
+        to: String,
+        exit_year: Option<i32>,
+    },
 }
 
 impl Plan {
     pub fn household(&self) -> Option<&HouseholdId> {
         match self {
             Plan::Visit { record, .. } => Some(&record.household),
-            Plan::Amend { household, .. } | Plan::Fields { household, .. } => Some(household),
+            Plan::Amend { household, .. }
+            | Plan::Fields { household, .. }
+            | Plan::Status { household, .. } => Some(household),
         }
     }
 }
@@ -118,6 +126,7 @@ pub fn check(
                 now,
             )
         }
+        OpBody::StatusChanged(step) => check_status(tx, device, op, step, now),
         OpBody::MemberUpdated(u) => {
             let Some(member) = tx.member(&u.member)? else {
                 return Ok(Err(refuse(
@@ -311,6 +320,89 @@ fn check_fields(
     }))
 }
 
+/// A poverty-status step: the same rules as on the phone ([`exit`]), checked again here against
+/// the server's registry, so a modified app cannot skip a step or act out of its role. A role
+/// failure is `forbidden`, anything else about the step `invalid`.
+fn check_status(
+    tx: &mut dyn Tx,
+    device: &DeviceRecord,
+    op: &Operation,
+    step: StatusStep,
+    now: ServerTime,
+) -> Result<Result<Plan, Refusal>> {
+    let h = Some(&step.household);
+    let Some(registered) = tx.household(&step.household)? else {
+        return Ok(Err(refuse(
+            RejectCode::UnknownEntity,
+            "the household is not in the registry",
+            h,
+        )));
+    };
+    let day = day_of(op.wall, now);
+    let Some(cadre) = tx.cadre(&device.cadre)? else {
+        return Ok(Err(refuse(
+            RejectCode::Forbidden,
+            "the device's cadre is not in the registry",
+            h,
+        )));
+    };
+    let posts = tx.posts_of_cadre(&device.cadre)?;
+    let verification = match step.verification {
+        Some(id) => verification_visit(tx, &step.household, id)?,
+        None => None,
+    };
+    let checked = verification.as_ref().map(|(record, content)| Verification {
+        household: &record.household,
+        cadre: &record.cadre,
+        day: day_of(record.recorded_at, now),
+        content,
+    });
+    let outcome = exit::check_role(&cadre, &posts, &registered.village, day).and_then(|()| {
+        exit::check_step(
+            &step,
+            &registered.poverty_status,
+            day,
+            &device.cadre,
+            checked,
+        )
+    });
+    Ok(match outcome {
+        Ok(()) => Ok(Plan::Status {
+            exit_year: (step.to == exit::EXITED).then(|| chrono::Datelike::year(&day)),
+            household: step.household,
+            to: step.to,
+        }),
+        Err(StepRefusal::Forbidden(reason)) => Err(refuse(RejectCode::Forbidden, reason, h)),
+        Err(StepRefusal::Invalid(reason)) => Err(refuse(RejectCode::Invalid, reason, h)),
+    })
+}
+
+/// A visit of `household` as it stands on the server: the accepted record with its accepted
+/// amendments applied in clock order.
+fn verification_visit(
+    tx: &mut dyn Tx,
+    household: &HouseholdId,
+    id: VisitId,
+) -> Result<Option<(VisitRecord, VisitContent)>> {
+    let mut record = None;
+    let mut amendments = Vec::new();
+    for op in tx.visit_ops_of_household(household)? {
+        match op.body() {
+            Ok(OpBody::VisitRecorded(r)) if r.id == id => record = Some(r),
+            Ok(OpBody::VisitAmended(a)) if a.visit == id => amendments.push((op.hlc, a)),
+            _ => {}
+        }
+    }
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    amendments.sort_by_key(|(hlc, _)| *hlc);
+    let content = amendments
+        .iter()
+        .fold(record.content.clone(), |c, (_, a)| c.amended(&a.changes));
+    Ok(Some((record, content)))
+}
+
 /// Carries out an accepted operation stored under `server_seq`.
 pub fn commit(
     tx: &mut dyn Tx,
@@ -338,6 +430,14 @@ pub fn commit(
             fanout::visit(tx, device, &record.household, server_seq, now)
         }
         Plan::Amend { household, .. } => fanout::visit(tx, device, &household, server_seq, now),
+        Plan::Status {
+            household,
+            to,
+            exit_year,
+        } => {
+            tx.set_poverty_status(&household, &to, exit_year)?;
+            fanout::household_changed(tx, &household, Some(&device.id), now)
+        }
         Plan::Fields {
             entity,
             id,

@@ -307,6 +307,24 @@ pub(super) fn visit_ops_of_household(
     ops(&c.query(&sql, &[&household.as_str()])?)
 }
 
+/// Accepted exit steps (`household.status`) for a household, with when each was received.
+pub(super) fn status_ops_of_household(
+    c: &mut Conn,
+    household: &HouseholdId,
+) -> Result<Vec<(Operation, ServerTime)>> {
+    let sql = format!(
+        "SELECT {OP_COLUMNS}, received_at FROM op WHERE household = $1 AND state = 'accepted'
+           AND kind = 'household.status' ORDER BY server_seq"
+    );
+    c.query(&sql, &[&household.as_str()])?
+        .iter()
+        .map(|r| {
+            let received: i64 = r.try_get(9)?;
+            Ok((op_from_row(r)?, ServerTime(received)))
+        })
+        .collect()
+}
+
 pub(super) fn ops_of_device(
     c: &mut Conn,
     device: &DeviceId,

@@ -445,6 +445,20 @@ impl Tx for PgTx<'_> {
         registry::field_value(&mut self.conn, entity, id, field)
     }
 
+    fn set_poverty_status(
+        &mut self,
+        household: &HouseholdId,
+        status: &str,
+        exit_year: Option<i32>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE household SET poverty_status = $2, exit_year = COALESCE($3, exit_year)
+             WHERE id = $1",
+            &[&household.as_str(), &status, &exit_year],
+        )?;
+        Ok(())
+    }
+
     fn log_conflict(&mut self, conflict: &Conflict) -> Result<()> {
         misc::log_conflict(&mut self.conn, conflict)
     }
@@ -571,6 +585,13 @@ impl Tx for PgTx<'_> {
 
     fn visit_ops_of_household(&mut self, household: &HouseholdId) -> Result<Vec<Operation>> {
         journal::visit_ops_of_household(&mut self.conn, household)
+    }
+
+    fn status_ops_of_household(
+        &mut self,
+        household: &HouseholdId,
+    ) -> Result<Vec<(Operation, ServerTime)>> {
+        journal::status_ops_of_household(&mut self.conn, household)
     }
 
     fn ops_of_device(

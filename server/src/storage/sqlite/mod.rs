@@ -172,6 +172,8 @@ fn device_from_row(r: &Row<'_>) -> Result<DeviceRecord> {
 }
 
 const OP_COLUMNS: &str = "device, seq, op_id, hlc, wall, kind, payload, prev_hash, signature";
+/// How many columns [`OP_COLUMNS`] selects (the next column index after them).
+const OP_COLUMN_COUNT: usize = 9;
 
 fn op_from_row(r: &Row<'_>) -> Result<Operation> {
     Ok(Operation {
@@ -339,6 +341,17 @@ impl Tx for SqliteTx<'_> {
             entity_of(entity)?,
             id,
             field,
+        )?)
+    }
+
+    fn set_poverty_status(
+        &mut self,
+        household: &HouseholdId,
+        status: &str,
+        exit_year: Option<i32>,
+    ) -> Result<()> {
+        Ok(rows::set_poverty_status(
+            &self.conn, household, status, exit_year,
         )?)
     }
 
@@ -655,6 +668,24 @@ impl Tx for SqliteTx<'_> {
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             out.push(op_from_row(r)?);
+        }
+        Ok(out)
+    }
+
+    fn status_ops_of_household(
+        &mut self,
+        household: &HouseholdId,
+    ) -> Result<Vec<(Operation, ServerTime)>> {
+        let sql = format!(
+            "SELECT {OP_COLUMNS}, received_at FROM op WHERE household = ?1
+               AND state = 'accepted' AND kind = 'household.status' ORDER BY server_seq"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query([household.as_str()])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let received = ServerTime(r.get(OP_COLUMN_COUNT)?);
+            out.push((op_from_row(r)?, received));
         }
         Ok(out)
     }
