@@ -198,6 +198,27 @@ impl FieldvisitStore {
         self.visit_summary(visit)
     }
 
+    /// Moves a household's poverty status one exit step (退出) to `to` (a `poverty_status`
+    /// code). Only the village's first secretary may; pre-exit and exited rest on an
+    /// exit-verification visit (`verification_visit_id`) with the full checklist answered.
+    /// A refused step is a `Validation` error on `poverty_status` and nothing is written.
+    /// Returns the household as now shown.
+    pub fn move_poverty_status(
+        &self,
+        household_id: String,
+        to: String,
+        verification_visit_id: Option<String>,
+    ) -> Result<HouseholdDetail> {
+        let id = HouseholdId::new(household_id).map_err(core_err)?;
+        let verification = verification_visit_id
+            .as_deref()
+            .map(parse_visit_id)
+            .transpose()?;
+        self.inner.move_poverty_status(&id, &to, verification)?;
+        self.household(id.as_str().to_string())?
+            .ok_or(FieldvisitError::UnknownHousehold)
+    }
+
     /// The cadre's visits with a follow-up due on or before `until_date` (`YYYY-MM-DD`).
     pub fn follow_ups_due(&self, until_date: String) -> Result<Vec<VisitSummary>> {
         let until = parse_date("until_date", &until_date)?;
