@@ -98,8 +98,8 @@ fn a_retiring_phone_uploads_its_pending_visits_then_is_revoked_and_keeps_its_dat
     let cadre = cadre_with_two_households(&server, 0);
     let store = server.device(&cadre);
     let households = server.region.households_of(&cadre, today());
-    let first = server.record_visit(&store, &households[0], 1).unwrap();
-    let second = server.record_visit(&store, &households[1], 2).unwrap();
+    let first = server.record_visit(&store, households[0], 1).unwrap();
+    let second = server.record_visit(&store, households[1], 2).unwrap();
     let device = store.device_id();
     let before = visit_count(&server);
 
@@ -168,8 +168,8 @@ fn a_lost_phones_exported_visits_are_imported_once_and_a_tampered_or_foreign_fil
     let cadre = cadre_with_two_households(&server, 0);
     let store = server.device(&cadre);
     let households = server.region.households_of(&cadre, today());
-    let first = server.record_visit(&store, &households[0], 1).unwrap();
-    let second = server.record_visit(&store, &households[1], 2).unwrap();
+    let first = server.record_visit(&store, households[0], 1).unwrap();
+    let second = server.record_visit(&store, households[1], 2).unwrap();
     let device = store.device_id();
 
     // Lost: revoked at once, with its two visits still on the phone.
@@ -259,8 +259,8 @@ fn an_imported_operation_the_server_refuses_is_reported_with_its_reason() {
     let other = cadre_with_two_households(&server, 1);
     let store = server.device(&cadre);
     let households = server.region.households_of(&cadre, today());
-    server.record_visit(&store, &households[0], 1).unwrap();
-    server.record_visit(&store, &households[1], 2).unwrap();
+    server.record_visit(&store, households[0], 1).unwrap();
+    server.record_visit(&store, households[1], 2).unwrap();
     devices::retire(
         server.storage.as_ref(),
         &store.device_id(),
@@ -304,7 +304,7 @@ fn the_devices_listing_counts_rejections_and_flags_stuck_and_silent_phones() {
         now(),
     )
     .unwrap();
-    server.record_visit(&rejecting, &households[0], 1).unwrap();
+    server.record_visit(&rejecting, households[0], 1).unwrap();
     server.sync(&rejecting).unwrap();
 
     let stuck = server.device(&other).device_id();

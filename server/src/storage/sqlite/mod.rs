@@ -730,7 +730,11 @@ impl Tx for SqliteTx<'_> {
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            out.push((device_id(&r.get::<_, String>(0)?)?, seq_of(r.get(1)?)));
+            let n: i64 = r.get(1)?;
+            out.push((
+                device_id(&r.get::<_, String>(0)?)?,
+                u64::try_from(n).map_err(corrupt("rejected count"))?,
+            ));
         }
         Ok(out)
     }
