@@ -6,15 +6,15 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use fieldvisit_core::clock::ServerTime;
 use fieldvisit_core::ids::{CadreId, DeviceId};
-use fieldvisit_core::journal::Operation;
 use fieldvisit_core::sync::SyncOptions;
 use fieldvisit_core::{Error, Store};
+use fieldvisit_ffi::FieldvisitStore;
 use fieldvisit_server::devices::{self, DeviceState, Retired};
 use fieldvisit_tests::harness::{TestServer, admin, now, options, today};
-use serde::Serialize;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -31,38 +31,13 @@ fn cadre_with_two_households(server: &TestServer, skip: usize) -> CadreId {
         .clone()
 }
 
-/// The export file, as the phone's `export_unsynced` (fieldvisit-ffi) writes it: operations
-/// serialised as they are, so each payload keeps the exact bytes its signature covers.
-#[derive(Serialize)]
-struct ExportFile<'a> {
-    format: &'static str,
-    device: String,
-    public_key: String,
-    cadre: Option<String>,
-    exported_at: i64,
-    acked_seq: u64,
-    operations: &'a [Operation],
-}
-
-/// Writes what the phone's `export_unsynced` writes (docs/mobile.md): every operation after
-/// the acknowledged one, signed and chained.
-fn export(store: &Store, path: &Path) -> PathBuf {
-    let acked = store.sync_status().unwrap().acked_seq;
-    let operations = store.operations(acked, usize::MAX).unwrap();
-    let file = ExportFile {
-        format: "fieldvisit-unsynced-v1",
-        device: store.device_id().to_string(),
-        public_key: data_encoding::BASE64.encode(&store.device_public_key()),
-        cadre: store
-            .identity()
-            .unwrap()
-            .cadre
-            .map(|c| c.as_str().to_string()),
-        exported_at: store.now().0,
-        acked_seq: acked,
-        operations: &operations,
-    };
-    std::fs::write(path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+/// Exports the phone's unsynced work with the phone library's own `export_unsynced`
+/// (fieldvisit-ffi, docs/mobile.md), as the app's "export" button does.
+fn export(store: &Arc<Store>, path: &Path) -> PathBuf {
+    let phone = FieldvisitStore::from_core(store.clone());
+    phone
+        .export_unsynced(path.to_str().unwrap().to_string())
+        .unwrap();
     path.to_path_buf()
 }
 
@@ -166,7 +141,7 @@ fn a_lost_phones_exported_visits_are_imported_once_and_a_tampered_or_foreign_fil
     let server = TestServer::start(32);
     let dir = tempfile::tempdir().unwrap();
     let cadre = cadre_with_two_households(&server, 0);
-    let store = server.device(&cadre);
+    let store = Arc::new(server.device(&cadre));
     let households = server.region.households_of(&cadre, today());
     let first = server.record_visit(&store, households[0], 1).unwrap();
     let second = server.record_visit(&store, households[1], 2).unwrap();
@@ -257,7 +232,7 @@ fn an_imported_operation_the_server_refuses_is_reported_with_its_reason() {
     let dir = tempfile::tempdir().unwrap();
     let cadre = cadre_with_two_households(&server, 0);
     let other = cadre_with_two_households(&server, 1);
-    let store = server.device(&cadre);
+    let store = Arc::new(server.device(&cadre));
     let households = server.region.households_of(&cadre, today());
     server.record_visit(&store, households[0], 1).unwrap();
     server.record_visit(&store, households[1], 2).unwrap();
