@@ -368,8 +368,16 @@ fn main() -> ExitCode {
 
 fn print_devices(devices: &[devices::DeviceHealth]) {
     println!(
-        "{:<38} {:<12} {:<9} {:<10} {:>6} {:>8} {:>8} {:>10}  {:<13} flags",
-        "device", "cadre", "state", "app", "seq", "pending", "rejected", "skew ms", "last sync"
+        "{:<38} {:<12} {:<9} {:<10} {:>6} {:>8} {:>8} {:>10}  {:<16} flags",
+        "device",
+        "cadre",
+        "state",
+        "app",
+        "seq",
+        "pending",
+        "rejected",
+        "skew ms",
+        "last sync (CST)"
     );
     for h in devices {
         let d = &h.device;
@@ -380,7 +388,7 @@ fn print_devices(devices: &[devices::DeviceHealth]) {
             .collect::<Vec<_>>()
             .join(",");
         println!(
-            "{:<38} {:<12} {:<9} {:<10} {:>6} {:>8} {:>8} {:>10}  {:<13} {flags}",
+            "{:<38} {:<12} {:<9} {:<10} {:>6} {:>8} {:>8} {:>10}  {:<16} {flags}",
             d.id.to_string(),
             d.cadre.as_str(),
             h.state.as_str(),
@@ -390,10 +398,18 @@ fn print_devices(devices: &[devices::DeviceHealth]) {
             h.rejected,
             d.clock_skew_ms,
             d.last_sync_at
-                .map(|t| t.0.to_string())
-                .unwrap_or_else(|| "never".into()),
+                .map_or_else(|| "never".into(), china_standard_time),
         );
     }
+}
+
+/// A server time as `YYYY-MM-DD HH:MM` in China Standard Time (UTC+8), for admins' tables.
+fn china_standard_time(t: ServerTime) -> String {
+    const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
+    chrono::DateTime::from_timestamp_millis(t.0.saturating_add(CST_OFFSET_MS)).map_or_else(
+        || t.0.to_string(),
+        |d| d.format("%Y-%m-%d %H:%M").to_string(),
+    )
 }
 
 async fn shutdown_signal() {
