@@ -119,6 +119,10 @@ pub enum Action {
     DictionaryTrain,
     /// Registry CSV files were imported; subject: `registry`, detail: files and counts.
     RegistryImport,
+    /// A device was marked retiring (revoked after its final upload); subject: the device.
+    DeviceRetire,
+    /// A phone's exported unsynced work was imported; subject: the device, detail: counts.
+    DeviceImport,
 }
 
 impl Action {
@@ -132,6 +136,8 @@ impl Action {
             Action::PlateReissue => "plate.reissue",
             Action::DictionaryTrain => "dictionary.train",
             Action::RegistryImport => "registry.import",
+            Action::DeviceRetire => "device.retire",
+            Action::DeviceImport => "device.import",
         }
     }
 }

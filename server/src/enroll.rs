@@ -153,6 +153,7 @@ pub fn redeem(
         public_key: req.public_key,
         enrolled_at: now,
         revoked: None,
+        retiring: None,
         head: existing.as_ref().map_or(ChainPoint::START, |d| d.head),
         app_version: Some(req.app_version.clone()),
         last_sync_at: None,

@@ -1,10 +1,12 @@
 //! `fieldvisit-server`: the sync server and the county's tools.
 //!
 //! `serve` runs the server; `demo` runs the whole system on a synthetic region; `import`,
-//! `enroll`, `revoke`, `devices`, `seed`, `plates`, `admin-log` and `dictionary` are the admin's
+//! `enroll`, `revoke`, `retire`, `import-unsynced`, `devices`, `seed`, `plates`, `admin-log` and
+//! `dictionary` are the admin's
 //! commands, `report` prints supervision reports (`flags-eval` scores the anomaly flags on
 //! planted anomalies), and `synth` writes a synthetic region as CSV files for `import`. Commands that
-//! change something (`import`, `seed`, `enroll`, `revoke`, `plates`) append to the admin log as
+//! change something (`import`, `seed`, `enroll`, `revoke`, `retire`, `import-unsynced`, `plates`)
+//! append to the admin log as
 //! the user named by `--actor`, or else the operating system user.
 
 use std::net::SocketAddr;
@@ -23,7 +25,7 @@ use fieldvisit_server::demo::{self, DemoOptions};
 use fieldvisit_server::http::AppState;
 use fieldvisit_server::import::{self, Encoding, ImportOptions, ImportReport};
 use fieldvisit_server::storage;
-use fieldvisit_server::{Error, Result, admin, dictionary, enroll, plates, report};
+use fieldvisit_server::{Error, Result, admin, devices, dictionary, enroll, plates, report};
 
 #[derive(Parser)]
 #[command(
@@ -158,6 +160,31 @@ enum Command {
         #[command(flatten)]
         who: Who,
     },
+    /// Retire a phone: its final upload is accepted, then it is revoked by the sync that leaves
+    /// nothing pending. `--now` revokes it at once (a lost phone; import its export later).
+    Retire {
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: String,
+        device: String,
+        #[arg(long)]
+        reason: String,
+        /// Revoke at once instead of waiting for the final upload.
+        #[arg(long)]
+        now: bool,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Import a phone's exported unsynced work (`fieldvisit-unsynced-v1`, docs/devices.md):
+    /// verified and applied as a sync would, all or nothing.
+    ImportUnsynced {
+        file: PathBuf,
+        #[arg(long, default_value = "fieldvisit.db")]
+        db: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        who: Who,
+    },
     /// Verify every device's hash chain and signatures across the whole database.
     Audit {
         /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
@@ -179,11 +206,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List enrolled phones with their sync health.
+    /// List enrolled phones with their sync health: state, app version, last sync, pending
+    /// operations as last reported, rejected operations, clock skew, and the flags `stuck`
+    /// (work waiting, no sync for `--stale-days`) and `silent` (never synced, or not for
+    /// `--stale-days`).
     Devices {
         /// A SQLite file, or a PostgreSQL URL (postgres://user@host:port/dbname).
         #[arg(long, default_value = "fieldvisit.db")]
         db: String,
+        #[arg(long, default_value_t = devices::DEFAULT_STALE_DAYS)]
+        stale_days: u32,
         #[arg(long)]
         json: bool,
     },
@@ -362,6 +394,52 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn print_devices(devices: &[devices::DeviceHealth]) {
+    println!(
+        "{:<38} {:<12} {:<9} {:<10} {:>6} {:>8} {:>8} {:>10}  {:<16} flags",
+        "device",
+        "cadre",
+        "state",
+        "app",
+        "seq",
+        "pending",
+        "rejected",
+        "skew ms",
+        "last sync (CST)"
+    );
+    for h in devices {
+        let d = &h.device;
+        let flags = [(h.stuck, "stuck"), (h.silent, "silent")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, name)| *name)
+            .collect::<Vec<_>>()
+            .join(",");
+        println!(
+            "{:<38} {:<12} {:<9} {:<10} {:>6} {:>8} {:>8} {:>10}  {:<16} {flags}",
+            d.id.to_string(),
+            d.cadre.as_str(),
+            h.state.as_str(),
+            d.app_version.as_deref().unwrap_or("-"),
+            d.head.seq,
+            d.pending_reported,
+            h.rejected,
+            d.clock_skew_ms,
+            d.last_sync_at
+                .map_or_else(|| "never".into(), china_standard_time),
+        );
+    }
+}
+
+/// A server time as `YYYY-MM-DD HH:MM` in China Standard Time (UTC+8), for admins' tables.
+fn china_standard_time(t: ServerTime) -> String {
+    const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
+    chrono::DateTime::from_timestamp_millis(t.0.saturating_add(CST_OFFSET_MS)).map_or_else(
+        || t.0.to_string(),
+        |d| d.format("%Y-%m-%d %H:%M").to_string(),
+    )
 }
 
 async fn shutdown_signal() {
@@ -545,6 +623,51 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("revoked {device}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Retire {
+            db,
+            device,
+            reason,
+            now: at_once,
+            who,
+        } => {
+            let actor = who.actor()?;
+            let storage = storage::open(&db)?;
+            let device = DeviceId::parse(&device)
+                .map_err(|e| Error::Refused(format!("not a device id: {e}")))?;
+            match devices::retire(storage.as_ref(), &device, &reason, at_once, &actor, now())? {
+                devices::Retired::Revoked => println!("revoked {device}"),
+                devices::Retired::Retiring => println!(
+                    "{device} is retiring: revoked once a sync leaves it with nothing pending"
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ImportUnsynced {
+            file,
+            db,
+            json,
+            who,
+        } => {
+            let actor = who.actor()?;
+            let bytes = std::fs::read(&file)?;
+            let storage = storage::open(&db)?;
+            let report = devices::import_unsynced(storage.as_ref(), &bytes, &actor, now())?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "{}: {} accepted, {} rejected, {} already present",
+                    report.device,
+                    report.accepted,
+                    report.rejected.len(),
+                    report.already_present
+                );
+                for r in &report.rejected {
+                    println!("  rejected operation {} ({}): {}", r.seq, r.op, r.reason);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit { db, json } => {
             let storage = storage::open(&db)?;
             let report = fieldvisit_server::audit::audit(storage.as_ref())?;
@@ -705,34 +828,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Devices { db, json } => {
+        Command::Devices {
+            db,
+            stale_days,
+            json,
+        } => {
             let storage = storage::open(&db)?;
-            let devices = storage.read()?.devices()?;
+            let devices = devices::health(storage.as_ref(), now(), stale_days)?;
             if json {
                 println!("{}", serde_json::to_string(&devices)?);
             } else {
-                println!(
-                    "{:<38} {:<12} {:>6} {:>8} {:>10}  last sync",
-                    "device", "cadre", "seq", "pending", "skew ms"
-                );
-                for d in devices {
-                    let state = if d.revoked.is_some() {
-                        " (revoked)"
-                    } else {
-                        ""
-                    };
-                    println!(
-                        "{:<38} {:<12} {:>6} {:>8} {:>10}  {}{state}",
-                        d.id.to_string(),
-                        d.cadre.as_str(),
-                        d.head.seq,
-                        d.pending_reported,
-                        d.clock_skew_ms,
-                        d.last_sync_at
-                            .map(|t| t.0.to_string())
-                            .unwrap_or_else(|| "never".into()),
-                    );
-                }
+                print_devices(&devices);
             }
             Ok(ExitCode::SUCCESS)
         }

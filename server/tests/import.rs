@@ -459,6 +459,7 @@ fn enroll(storage: &SqliteStorage, cadre: &CadreId, n: u8) -> DeviceId {
             public_key: [n; 32],
             enrolled_at: NOW,
             revoked: None,
+            retiring: None,
             head: ChainPoint::START,
             app_version: None,
             last_sync_at: None,

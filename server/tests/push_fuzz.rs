@@ -83,6 +83,7 @@ fn world() -> World {
         public_key: key.verifying_key().to_bytes(),
         enrolled_at: ServerTime(0),
         revoked: None,
+        retiring: None,
         head: ChainPoint::START,
         app_version: None,
         last_sync_at: None,

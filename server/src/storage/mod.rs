@@ -63,6 +63,10 @@ pub struct DeviceRecord {
     pub public_key: [u8; 32],
     pub enrolled_at: ServerTime,
     pub revoked: Option<Revocation>,
+    /// Set by `retire`: the device may still push its final upload, and is revoked by the first
+    /// sync that leaves it with nothing pending (see `crate::devices`).
+    #[serde(default)]
+    pub retiring: Option<Revocation>,
     /// The end of the device's chain as stored here: every operation up to `head.seq`.
     pub head: ChainPoint,
     pub app_version: Option<String>,
@@ -275,6 +279,9 @@ pub trait Tx {
     ) -> Result<()>;
     /// Revokes a device; false when it does not exist.
     fn revoke_device(&mut self, device: &DeviceId, at: ServerTime, reason: &str) -> Result<bool>;
+    /// Marks a device retiring (kept until it is revoked or re-enrolled); false when it does
+    /// not exist.
+    fn retire_device(&mut self, device: &DeviceId, at: ServerTime, reason: &str) -> Result<bool>;
 
     // ---- the journal ----
     /// The id and outcome of the operation stored under (device, seq).
@@ -307,6 +314,8 @@ pub trait Tx {
     ) -> Result<Vec<Operation>>;
     /// Rejected operations, newest first.
     fn rejections(&mut self, limit: usize) -> Result<Vec<(DeviceId, Rejection)>>;
+    /// How many rejected operations each device has stored (devices with none are absent).
+    fn rejected_counts(&mut self) -> Result<Vec<(DeviceId, u64)>>;
     /// How many operations are stored (accepted, rejected).
     fn op_counts(&mut self) -> Result<(u64, u64)>;
     /// The most recently accepted operations, newest first (training samples).

@@ -10,6 +10,7 @@ mod push;
 
 pub use fanout::{feed_household, household_changed, seed_device_feed};
 pub use pull::expand;
+pub use push::{Source, push};
 
 use fieldvisit_core::clock::ServerTime;
 use fieldvisit_core::sync::protocol::{PROTOCOL_VERSION, SyncRequest, SyncResponse};
@@ -68,7 +69,7 @@ pub fn handle_in(
     if let Some(revoked) = &device.revoked {
         return Err(ApiError::Revoked(revoked.reason.clone()));
     }
-    let ack = push::push(tx, &device, req.push, now)?;
+    let ack = push::push(tx, &device, req.push, Source::Sync, now)?;
     let page = pull::pull(tx, &device, req.cursor, req.page_bytes)?;
     let clock_skew_ms = req.device_time.0.saturating_sub(now.0);
     tx.record_sync(
@@ -78,6 +79,9 @@ pub fn handle_in(
         req.pending,
         clock_skew_ms,
     )?;
+    // A retiring device whose final upload is in: revoked now, in this transaction, so its
+    // acknowledgement and its revocation commit together; its next call gets 401.
+    crate::devices::finish_retirement(tx, &device, req.pending, &ack, now)?;
     Ok(SyncResponse {
         protocol: PROTOCOL_VERSION,
         server_time: now,

@@ -1,6 +1,9 @@
 //! Storing pushed operations: idempotent by (device, sequence number) and operation id, every
 //! operation's signature and chain link verified before it is stored, and every stored
-//! operation either applied or kept as rejected with its reason.
+//! operation either applied or kept as rejected with its reason. The phones' sync and the
+//! admin's import of a phone's exported work (`crate::devices::import_unsynced`) both store
+//! operations through [`push`], so they are verified and applied the same way; it never
+//! stores an operation of a revoked device unless the admin import asks it to.
 
 use ed25519_dalek::VerifyingKey;
 
@@ -12,12 +15,26 @@ use super::apply;
 use crate::error::{Error, Result};
 use crate::storage::{DeviceRecord, Outcome, Tx};
 
+/// Who hands the operations over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The device itself, in `POST /v1/sync`: a revoked device is refused.
+    Sync,
+    /// A sync admin importing a file the device exported (it may be revoked: a lost or retired
+    /// phone's last work is exactly what the import is for).
+    AdminImport,
+}
+
 pub fn push(
     tx: &mut dyn Tx,
     device: &DeviceRecord,
     ops: Vec<PushedOp>,
+    source: Source,
     now: ServerTime,
 ) -> Result<PushAck> {
+    if device.revoked.is_some() && source != Source::AdminImport {
+        return Err(Error::Refused(format!("device {} is revoked", device.id)));
+    }
     let key = VerifyingKey::from_bytes(&device.public_key)
         .map_err(|_| Error::Corrupt("stored device key is not a valid public key".into()))?;
     let mut at = device.head;

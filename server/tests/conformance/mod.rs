@@ -117,6 +117,7 @@ fn device(n: u8, cadre: &CadreId) -> DeviceRecord {
         last_sync_at: None,
         pending_reported: 0,
         clock_skew_ms: 0,
+        retiring: None,
     }
 }
 
@@ -595,6 +596,14 @@ pub fn devices_upsert_revoke_and_token(s: &dyn Storage) {
         !tx.revoke_device(&device_id(99), ServerTime(T0), "x")
             .unwrap()
     );
+    assert!(
+        tx.retire_device(&d2.id, ServerTime(T0 + 55), "replaced")
+            .unwrap()
+    );
+    assert!(
+        !tx.retire_device(&device_id(99), ServerTime(T0), "x")
+            .unwrap()
+    );
     tx.commit().unwrap();
 
     let mut tx = s.read().unwrap();
@@ -609,6 +618,12 @@ pub fn devices_upsert_revoke_and_token(s: &dyn Storage) {
         (revoked.at, revoked.reason.as_str()),
         (ServerTime(T0 + 60), "lost")
     );
+    let retiring = tx.device(&d2.id).unwrap().unwrap().retiring.unwrap();
+    assert_eq!(
+        (retiring.at, retiring.reason.as_str()),
+        (ServerTime(T0 + 55), "replaced")
+    );
+    assert_eq!(tx.device(&d1.id).unwrap().unwrap().retiring, None);
     let all: Vec<_> = tx.devices().unwrap().into_iter().map(|d| d.id).collect();
     assert_eq!(all, vec![d1.id, d3.id, d2.id], "by cadre, then enrollment");
     assert_eq!(
@@ -731,6 +746,16 @@ pub fn journal_outcomes_and_counts(s: &dyn Storage) {
     assert_eq!(rejections[0].1.reason, "reason 4");
     assert_eq!(rejections[1].1.seq, 2, "newest first");
     assert_eq!(tx.rejections(1).unwrap().len(), 1);
+    let devices: std::collections::BTreeSet<_> = rejections.iter().map(|r| r.0).collect();
+    let counts = tx.rejected_counts().unwrap();
+    assert_eq!(counts.iter().map(|c| c.1).sum::<u64>(), 2);
+    assert_eq!(
+        counts
+            .iter()
+            .map(|c| c.0)
+            .collect::<std::collections::BTreeSet<_>>(),
+        devices
+    );
     // Rejected operations are kept in the journal but are not visits.
     let visits: Vec<u64> = tx
         .visit_ops_of_household(&h)

@@ -49,10 +49,12 @@ pub(super) fn redeem_enrollment_code(
 }
 
 const DEVICE_COLUMNS: &str = "id, cadre, public_key, enrolled_at, revoked_at, revoked_reason,
-    head_seq, head_hash, app_version, last_sync_at, pending_reported, clock_skew_ms";
+    head_seq, head_hash, app_version, last_sync_at, pending_reported, clock_skew_ms,
+    retiring_at, retiring_reason";
 
 fn device_from_row(r: &Row) -> Result<DeviceRecord> {
     let revoked_at: Option<i64> = r.try_get(4)?;
+    let retiring_at: Option<i64> = r.try_get(12)?;
     let pending: i64 = r.try_get(10)?;
     Ok(DeviceRecord {
         id: device_id(r.try_get(0)?)?,
@@ -75,6 +77,14 @@ fn device_from_row(r: &Row) -> Result<DeviceRecord> {
         last_sync_at: r.try_get::<_, Option<i64>>(9)?.map(ServerTime),
         pending_reported: u32::try_from(pending).map_err(corrupt("pending count"))?,
         clock_skew_ms: r.try_get(11)?,
+        retiring: retiring_at
+            .map(|at| -> Result<Revocation> {
+                Ok(Revocation {
+                    at: ServerTime(at),
+                    reason: r.try_get::<_, Option<String>>(13)?.unwrap_or_default(),
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -104,7 +114,8 @@ pub(super) fn upsert_device(c: &mut Conn, d: &DeviceRecord, token_hash: &[u8; 32
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (id) DO UPDATE SET cadre = excluded.cadre,
              token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at,
-             app_version = excluded.app_version, revoked_at = NULL, revoked_reason = NULL",
+             app_version = excluded.app_version, revoked_at = NULL, revoked_reason = NULL,
+             retiring_at = NULL, retiring_reason = NULL",
         &[
             &d.id.to_string(),
             &d.cadre.as_str(),
@@ -374,4 +385,35 @@ pub(super) fn recent_accepted_ops(c: &mut Conn, limit: usize) -> Result<Vec<Oper
         "SELECT {OP_COLUMNS} FROM op WHERE state = 'accepted' ORDER BY server_seq DESC LIMIT $1"
     );
     ops(&c.query(&sql, &[&limit_sql(limit)])?)
+}
+
+pub(super) fn retire_device(
+    c: &mut Conn,
+    device: &DeviceId,
+    at: ServerTime,
+    reason: &str,
+) -> Result<bool> {
+    let n = c.execute(
+        "UPDATE device SET retiring_at = $2, retiring_reason = $3 WHERE id = $1",
+        &[&device.to_string(), &at.0, &reason],
+    )?;
+    Ok(n > 0)
+}
+
+/// Rejected operations per device.
+pub(super) fn rejected_counts(c: &mut Conn) -> Result<Vec<(DeviceId, u64)>> {
+    c.query(
+        "SELECT device, count(*) FROM op WHERE state = 'rejected'
+         GROUP BY device ORDER BY device COLLATE \"C\"",
+        &[],
+    )?
+    .iter()
+    .map(|r| {
+        let n: i64 = r.try_get(1)?;
+        Ok((
+            device_id(r.try_get(0)?)?,
+            u64::try_from(n).map_err(corrupt("rejected count"))?,
+        ))
+    })
+    .collect()
 }

@@ -583,6 +583,14 @@ impl Tx for PgTx<'_> {
         journal::op_by_server_seq(&mut self.conn, server_seq)
     }
 
+    fn retire_device(&mut self, device: &DeviceId, at: ServerTime, reason: &str) -> Result<bool> {
+        journal::retire_device(&mut self.conn, device, at, reason)
+    }
+
+    fn rejected_counts(&mut self) -> Result<Vec<(DeviceId, u64)>> {
+        journal::rejected_counts(&mut self.conn)
+    }
+
     fn visit_ops_of_household(&mut self, household: &HouseholdId) -> Result<Vec<Operation>> {
         journal::visit_ops_of_household(&mut self.conn, household)
     }

@@ -177,7 +177,10 @@ CREATE TABLE device (
     app_version      TEXT,
     last_sync_at     BIGINT,
     pending_reported BIGINT NOT NULL DEFAULT 0,
-    clock_skew_ms    BIGINT NOT NULL DEFAULT 0
+    clock_skew_ms    BIGINT NOT NULL DEFAULT 0,
+    -- Set by `retire`: the next sync that leaves nothing pending revokes the device.
+    retiring_at      BIGINT,
+    retiring_reason  TEXT
 );
 CREATE INDEX device_cadre ON device (cadre);
 

@@ -143,7 +143,8 @@ fn blob<const N: usize>(bytes: Vec<u8>, what: &'static str) -> Result<[u8; N]> {
 }
 
 const DEVICE_COLUMNS: &str = "id, cadre, public_key, enrolled_at, revoked_at, revoked_reason,
-    head_seq, head_hash, app_version, last_sync_at, pending_reported, clock_skew_ms";
+    head_seq, head_hash, app_version, last_sync_at, pending_reported, clock_skew_ms,
+    retiring_at, retiring_reason";
 
 fn device_from_row(r: &Row<'_>) -> Result<DeviceRecord> {
     let revoked_at: Option<i64> = r.get(4)?;
@@ -168,6 +169,15 @@ fn device_from_row(r: &Row<'_>) -> Result<DeviceRecord> {
         last_sync_at: r.get::<_, Option<i64>>(9)?.map(ServerTime),
         pending_reported: r.get(10)?,
         clock_skew_ms: r.get(11)?,
+        retiring: r
+            .get::<_, Option<i64>>(12)?
+            .map(|at| -> Result<Revocation> {
+                Ok(Revocation {
+                    at: ServerTime(at),
+                    reason: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -502,7 +512,8 @@ impl Tx for SqliteTx<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (id) DO UPDATE SET cadre = excluded.cadre,
                  token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at,
-                 app_version = excluded.app_version, revoked_at = NULL, revoked_reason = NULL",
+                 app_version = excluded.app_version, revoked_at = NULL, revoked_reason = NULL,
+                 retiring_at = NULL, retiring_reason = NULL",
             )?
             .execute(params![
                 d.id.to_string(),
@@ -569,6 +580,16 @@ impl Tx for SqliteTx<'_> {
         let n = self
             .conn
             .prepare_cached("UPDATE device SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1")?
+            .execute(params![device.to_string(), at.0, reason])?;
+        Ok(n > 0)
+    }
+
+    fn retire_device(&mut self, device: &DeviceId, at: ServerTime, reason: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE device SET retiring_at = ?2, retiring_reason = ?3 WHERE id = ?1",
+            )?
             .execute(params![device.to_string(), at.0, reason])?;
         Ok(n > 0)
     }
@@ -728,6 +749,22 @@ impl Tx for SqliteTx<'_> {
                     code: reject_code_of(&r.get::<_, Option<String>>(3)?.unwrap_or_default())?,
                     reason: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
                 },
+            ));
+        }
+        Ok(out)
+    }
+
+    fn rejected_counts(&mut self) -> Result<Vec<(DeviceId, u64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT device, COUNT(*) FROM op WHERE state = 'rejected' GROUP BY device ORDER BY device",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let n: i64 = r.get(1)?;
+            out.push((
+                device_id(&r.get::<_, String>(0)?)?,
+                u64::try_from(n).map_err(corrupt("rejected count"))?,
             ));
         }
         Ok(out)

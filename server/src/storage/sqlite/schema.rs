@@ -8,8 +8,9 @@ use fieldvisit_core::Result;
 use fieldvisit_core::domain::codelist;
 use fieldvisit_core::sqlite::Schema;
 
-/// Versions: 1 the first release; 2 compression dictionaries; 3 the append-only admin log.
-pub const VERSION: u32 = 3;
+/// Versions: 1 the first release; 2 compression dictionaries; 3 the append-only admin log;
+/// 4 retiring devices.
+pub const VERSION: u32 = 4;
 
 pub const SERVER: Schema = Schema {
     name: "server database",
@@ -131,11 +132,20 @@ CREATE TABLE compression_dictionary (
 ) STRICT;
 "#;
 
+/// Version 4: a device being retired (`fieldvisit-server retire`) still syncs until its final
+/// upload leaves nothing pending, and is then revoked. Self-contained, so that it can be
+/// renumbered if another step lands first: only its arm in `upgrade_from` names a version.
+const RETIRING: &str = r#"
+ALTER TABLE device ADD COLUMN retiring_at INTEGER;
+ALTER TABLE device ADD COLUMN retiring_reason TEXT;
+"#;
+
 fn create(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(fieldvisit_core::rows::REGISTRY_TABLES)?;
     tx.execute_batch(CREATE)?;
     tx.execute_batch(V2)?;
     tx.execute_batch(super::admin_log::SCHEMA)?;
+    tx.execute_batch(RETIRING)?;
     for e in codelist::seed() {
         tx.execute(
             "INSERT INTO code_list (list, code, label_zh, label_en, parent)
@@ -153,6 +163,8 @@ fn upgrade_from(tx: &Transaction<'_>, from: u32) -> Result<()> {
         1 => Ok(tx.execute_batch(V2)?),
         // The append-only admin log.
         2 => Ok(tx.execute_batch(super::admin_log::SCHEMA)?),
+        // Retiring devices.
+        3 => Ok(tx.execute_batch(RETIRING)?),
         _ => Err(fieldvisit_core::Error::Corrupt(format!(
             "no upgrade step from server schema {from}"
         ))),
