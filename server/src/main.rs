@@ -359,14 +359,18 @@ fn now() -> ServerTime {
     ServerTime(SystemClock.now().0)
 }
 
-/// A server time as China Standard Time, to the second (for admins reading a list).
+/// A server time as China Standard Time (UTC+8), to the second with its offset, for admins
+/// reading a list.
 fn china_time(at: ServerTime) -> String {
+    china_time_as(at, "%Y-%m-%d %H:%M:%S%:z")
+}
+
+/// A server time in China Standard Time in a chrono `format`; the raw milliseconds when the
+/// time is out of chrono's range.
+fn china_time_as(at: ServerTime, format: &str) -> String {
     let cst = chrono::FixedOffset::east_opt(8 * 3600);
     match (chrono::DateTime::from_timestamp_millis(at.0), cst) {
-        (Some(t), Some(cst)) => t
-            .with_timezone(&cst)
-            .format("%Y-%m-%d %H:%M:%S%:z")
-            .to_string(),
+        (Some(t), Some(cst)) => t.with_timezone(&cst).format(format).to_string(),
         _ => at.0.to_string(),
     }
 }
@@ -428,18 +432,9 @@ fn print_devices(devices: &[devices::DeviceHealth]) {
             h.rejected,
             d.clock_skew_ms,
             d.last_sync_at
-                .map_or_else(|| "never".into(), china_standard_time),
+                .map_or_else(|| "never".into(), |t| china_time_as(t, "%Y-%m-%d %H:%M")),
         );
     }
-}
-
-/// A server time as `YYYY-MM-DD HH:MM` in China Standard Time (UTC+8), for admins' tables.
-fn china_standard_time(t: ServerTime) -> String {
-    const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
-    chrono::DateTime::from_timestamp_millis(t.0.saturating_add(CST_OFFSET_MS)).map_or_else(
-        || t.0.to_string(),
-        |d| d.format("%Y-%m-%d %H:%M").to_string(),
-    )
 }
 
 async fn shutdown_signal() {
