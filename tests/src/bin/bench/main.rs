@@ -146,6 +146,159 @@ fn device(cli: &Cli, visits: usize) -> Result<(), Box<dyn std::error::Error>> {
         &median_of_runs(&verify_runs),
         cli.runs,
     );
+    large_store(cli, &region, secretary, day)
+}
+
+/// Opening a store that holds 10,000 households (far more than any phone's scope: a township
+/// official's, say) and searching it the ways a cadre does: by door-plate code, by a head of
+/// household's name, by village name.
+fn large_store(
+    cli: &Cli,
+    region: &Region,
+    cadre: &fieldvisit_core::domain::Cadre,
+    day: chrono::NaiveDate,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use fieldvisit_core::domain::{RegistryRecord, VillagePost};
+    use fieldvisit_core::ids::PostId;
+    const HOUSEHOLDS: usize = 10_000;
+    // Whole villages, in order, until 10,000 households; the cadre holds a post in each.
+    let mut villages: Vec<&str> = Vec::new();
+    let mut held = 0;
+    for area in &region.areas {
+        if held >= HOUSEHOLDS {
+            break;
+        }
+        let n = region
+            .households
+            .iter()
+            .filter(|h| h.village == area.code)
+            .count();
+        if n > 0 {
+            villages.push(&area.code);
+            held += n;
+        }
+    }
+    let in_villages = |v: &str| villages.contains(&v);
+    let mut records: Vec<RegistryRecord> = region
+        .areas
+        .iter()
+        .cloned()
+        .map(RegistryRecord::Area)
+        .collect();
+    records.push(RegistryRecord::Cadre(cadre.clone()));
+    records.extend(
+        region
+            .households
+            .iter()
+            .filter(|h| in_villages(&h.village))
+            .cloned()
+            .map(RegistryRecord::Household),
+    );
+    let kept: std::collections::HashSet<_> = region
+        .households
+        .iter()
+        .filter(|h| in_villages(&h.village))
+        .map(|h| h.id.clone())
+        .collect();
+    records.extend(
+        region
+            .members
+            .iter()
+            .filter(|m| kept.contains(&m.household))
+            .cloned()
+            .map(RegistryRecord::Member),
+    );
+    for (i, v) in villages.iter().enumerate() {
+        records.push(RegistryRecord::VillagePost(VillagePost {
+            id: PostId::new(format!("bench-post-{i}"))?,
+            cadre: cadre.id.clone(),
+            village: v.to_string(),
+            from: day - chrono::Duration::days(365),
+            to: None,
+        }));
+    }
+    let code = region
+        .households
+        .iter()
+        .find(|h| in_villages(&h.village))
+        .map(|h| h.code.as_str().to_string())
+        .ok_or("no household")?;
+    let head = region
+        .members
+        .iter()
+        .find(|m| kept.contains(&m.household) && m.relationship == "01")
+        .map(|m| m.name.chars().take(2).collect::<String>())
+        .ok_or("no head of household")?;
+    let village = region
+        .areas
+        .iter()
+        .find(|a| a.code == villages[villages.len() / 2])
+        .map(|a| a.name.chars().take(2).collect::<String>())
+        .ok_or("no village")?;
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("large.db");
+    {
+        let store = Store::open(&path)?;
+        store.apply_registry(&records)?;
+        store.enroll(&fieldvisit_core::store::Enrollment {
+            cadre: cadre.id.clone(),
+            authority_keys: region.authority_keys(),
+            server_url: None,
+            token: None,
+        })?;
+        let n = store.households(None, usize::MAX)?.len();
+        if n < HOUSEHOLDS {
+            return Err(format!("the store holds {n} households in scope").into());
+        }
+        println!(
+            "# large store: {n} households in scope, {} villages",
+            villages.len()
+        );
+    }
+    let (mut open_runs, mut searches) = (Vec::new(), Vec::new());
+    for _ in 0..cli.runs {
+        let mut samples = Vec::new();
+        for _ in 0..20 {
+            let started = Instant::now();
+            let store = Store::open(&path)?;
+            samples.push(started.elapsed());
+            drop(store);
+        }
+        open_runs.push(summarize(&samples));
+        let store = Store::open(&path)?;
+        let mut by_kind = Vec::new();
+        for query in [code.as_str(), head.as_str(), village.as_str()] {
+            let mut samples = Vec::new();
+            for _ in 0..50 {
+                let started = Instant::now();
+                let found = store.households(Some(query), 20)?;
+                samples.push(started.elapsed());
+                if found.is_empty() {
+                    return Err(format!("nothing found for {query}").into());
+                }
+            }
+            by_kind.push(summarize(&samples));
+        }
+        searches.push(by_kind);
+    }
+    report(
+        cli.json,
+        "open a 10,000-household store",
+        &median_of_runs(&open_runs),
+        cli.runs,
+    );
+    for (i, name) in [
+        "search by door-plate code (20 max)",
+        "search by head's name (20 max)",
+        "search by village name (20 max)",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let runs: Vec<Summary> = searches.iter().map(|r| r[i].clone()).collect();
+        report(cli.json, name, &median_of_runs(&runs), cli.runs);
+    }
     Ok(())
 }
 
