@@ -296,7 +296,7 @@ fn large_store(
     .iter()
     .enumerate()
     {
-        let runs: Vec<Summary> = searches.iter().map(|r| r[i].clone()).collect();
+        let runs: Vec<Summary> = searches.iter().map(|r| r[i]).collect();
         report(cli.json, name, &median_of_runs(&runs), cli.runs);
     }
     Ok(())
