@@ -25,6 +25,9 @@ mod peer;
 mod raw_insert;
 mod server_process;
 
+/// Visits `record_visit` is timed on per run, by default.
+const DEVICE_VISITS: usize = 2000;
+
 #[derive(Parser)]
 #[command(about = "fieldvisit benchmarks")]
 struct Cli {
@@ -45,13 +48,21 @@ enum What {
     /// Device-side latencies.
     Device {
         /// Visits recorded per run.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = DEVICE_VISITS)]
         visits: usize,
     },
     /// The fleet day over HTTP on the embedded backend (or PostgreSQL with --db).
     Fleet(fleet::FleetArgs),
     /// Side by side with PouchDB → pouchdb-server (CouchDB replication) on the same visits.
     Peer(peer::PeerArgs),
+    /// The whole table of docs/benchmarks.md: device, fleet day and the peer, one after another
+    /// (the device figures with their default 2,000 visits per run).
+    All {
+        #[command(flatten)]
+        fleet: fleet::FleetArgs,
+        #[command(flatten)]
+        peer: peer::PeerArgs,
+    },
     /// (Internal) the server under benchmark, in its own process: serves `--db` on an
     /// ephemeral port, prints its address, and stops when its standard input closes.
     #[command(hide = true)]
@@ -308,6 +319,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         What::Device { visits } => device(&cli, *visits),
         What::Fleet(args) => fleet::run(args, cli.runs, cli.seed, cli.json),
         What::Peer(args) => peer::run(args, cli.runs, cli.seed, cli.json),
+        What::All { fleet, peer } => {
+            device(&cli, DEVICE_VISITS)?;
+            fleet::run(fleet, cli.runs, cli.seed, cli.json)?;
+            peer::run(peer, cli.runs, cli.seed, cli.json)
+        }
         What::ServeDb { db } => server_process::serve(db),
     }
 }
