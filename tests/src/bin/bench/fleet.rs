@@ -57,14 +57,14 @@ pub struct FleetArgs {
 /// The phones' zstd level with a dictionary, as in `fieldvisit_core::sync::http`.
 const DICTIONARY_LEVEL: i32 = 9;
 
-struct Phone {
-    cadre: CadreId,
-    device: DeviceId,
-    key: SigningKey,
-    token: String,
-    head: ChainPoint,
-    hlc: Hlc,
-    cursor: u64,
+pub(crate) struct Phone {
+    pub(crate) cadre: CadreId,
+    pub(crate) device: DeviceId,
+    pub(crate) key: SigningKey,
+    pub(crate) token: String,
+    pub(crate) head: ChainPoint,
+    pub(crate) hlc: Hlc,
+    pub(crate) cursor: u64,
 }
 
 struct DayResult {
@@ -87,13 +87,13 @@ struct DayResult {
 
 /// A visit recorded on a phone, as the device store writes it: the visit shares its
 /// operation's id and the fix is rounded.
-fn visit_op(
+pub(crate) fn visit_op(
     region: &Region,
     rng: &mut ChaCha8Rng,
     phone: &mut Phone,
     household: &Household,
+    at: WallTime,
 ) -> Result<Operation, Box<dyn std::error::Error>> {
-    let at = SystemClock.now();
     let (content, location) = region.visit(rng, household, at);
     let id = OpId::generate(at);
     let record = VisitRecord {
@@ -153,7 +153,7 @@ pub(crate) fn earlier_days_dictionary(
             hlc: Hlc::ZERO,
             cursor: 0,
         };
-        let op = visit_op(&region, &mut rng, &mut phone, h)?;
+        let op = visit_op(&region, &mut rng, &mut phone, h, SystemClock.now())?;
         samples.push(fieldvisit_server::dictionary::sample(&op)?);
     }
     Ok(fieldvisit_server::dictionary::train(
@@ -375,7 +375,7 @@ fn one_day(
             let Some(h) = households.get(rng.random_range(0..households.len().max(1))) else {
                 break;
             };
-            let op = visit_op(region, &mut rng, phone, h)?;
+            let op = visit_op(region, &mut rng, phone, h, SystemClock.now())?;
             ops.push(PushedOp::from_operation(&op));
             visits += 1;
         }

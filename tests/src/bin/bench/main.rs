@@ -20,6 +20,7 @@ use fieldvisit_tests::stats::{Summary, median_of_runs, summarize};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+mod first_sync;
 mod fleet;
 mod peer;
 mod raw_insert;
@@ -55,7 +56,11 @@ enum What {
     Fleet(fleet::FleetArgs),
     /// Side by side with PouchDB → pouchdb-server (CouchDB replication) on the same visits.
     Peer(peer::PeerArgs),
-    /// The whole table of docs/benchmarks.md: device, fleet day and the peer, one after another
+    /// A first secretary's new phone: enrollment and first sync with a year of the village's
+    /// visits on the server.
+    FirstSync(first_sync::FirstSyncArgs),
+    /// The whole table of docs/benchmarks.md: device, fleet day, a new phone's first sync and the
+    /// peer, one after another
     /// (the device figures with their default 2,000 visits per run).
     All {
         #[command(flatten)]
@@ -319,9 +324,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         What::Device { visits } => device(&cli, *visits),
         What::Fleet(args) => fleet::run(args, cli.runs, cli.seed, cli.json),
         What::Peer(args) => peer::run(args, cli.runs, cli.seed, cli.json),
+        What::FirstSync(args) => first_sync::run(args, cli.runs, cli.seed, cli.json),
         What::All { fleet, peer } => {
             device(&cli, DEVICE_VISITS)?;
             fleet::run(fleet, cli.runs, cli.seed, cli.json)?;
+            let first = first_sync::FirstSyncArgs {
+                visits_per_household: first_sync::VISITS_PER_HOUSEHOLD,
+            };
+            first_sync::run(&first, cli.runs, cli.seed, cli.json)?;
             peer::run(peer, cli.runs, cli.seed, cli.json)
         }
         What::ServeDb { db } => server_process::serve(db),
