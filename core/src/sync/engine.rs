@@ -273,21 +273,24 @@ pub fn enroll(
     })?;
     // Enrolling happens at the county office, usually on a good link: the moment to fetch the
     // dictionary. Without it the phone still syncs, only with larger bodies.
+    // Enrolling forgot any dictionary the phone held (it belonged to the previous server).
     let mut report = SyncReport::empty();
-    adopt_dictionary(store, transport, &token, resp.dictionary, &mut report)?;
+    adopt_dictionary(store, transport, &token, None, resp.dictionary, &mut report)?;
     store.identity()
 }
 
-/// Gives the transport the dictionary the store holds; a stored dictionary the transport
-/// cannot use is forgotten (the server advertises it again and the phone fetches it anew).
+/// Gives the transport the dictionary the store holds and returns the id the store holds
+/// afterwards; a stored dictionary the transport cannot use is forgotten (the server
+/// advertises it again and the phone fetches it anew). A transport that does not compress
+/// leaves the stored one alone.
 fn load_dictionary(store: &Store, transport: &dyn Transport) -> Result<Option<u32>> {
     let Some((id, bytes)) = store.compression_dictionary()? else {
         transport.use_dictionary(None).map_err(transport_error)?;
         return Ok(None);
     };
     match transport.use_dictionary(Some(&bytes)) {
+        Ok(None) => Ok(Some(id)),
         Ok(found) if found == Some(id) => Ok(Some(id)),
-        Ok(None) => Ok(None),
         _ => forget_dictionary(store, transport),
     }
 }
@@ -298,17 +301,17 @@ fn forget_dictionary(store: &Store, transport: &dyn Transport) -> Result<Option<
     Ok(None)
 }
 
-/// Fetches and keeps the dictionary the server advertised, when the phone does not hold it.
-/// One attempt, after the sync's own work: failing costs only compression, so it is noted in
-/// the report's counts and not raised.
+/// Fetches and keeps the dictionary the server advertised, when the phone does not hold it
+/// (`held`: the id the store holds). One attempt, after the sync's own work: failing costs
+/// only compression, so it is noted in the report's counts and not raised.
 fn adopt_dictionary(
     store: &Store,
     transport: &dyn Transport,
     token: &str,
+    held: Option<u32>,
     advertised: Option<u32>,
     report: &mut SyncReport,
 ) -> Result<()> {
-    let held = store.compression_dictionary()?.map(|(id, _)| id);
     report.dictionary = held;
     let Some(id) = advertised else {
         return Ok(());
@@ -328,11 +331,7 @@ fn adopt_dictionary(
             store.save_compression_dictionary(id, &exchange.body)?;
             report.dictionary = Some(id);
         }
-        _ => {
-            transport.use_dictionary(None).map_err(transport_error)?;
-            store.forget_compression_dictionary()?;
-            report.dictionary = None;
-        }
+        _ => report.dictionary = forget_dictionary(store, transport)?,
     }
     Ok(())
 }
@@ -440,7 +439,14 @@ fn run(store: &Store, transport: &dyn Transport, options: &SyncOptions) -> Resul
         }
         last_position = position;
     }
-    adopt_dictionary(store, transport, &token_used, advertised, &mut report)?;
+    adopt_dictionary(
+        store,
+        transport,
+        &token_used,
+        dictionary,
+        advertised,
+        &mut report,
+    )?;
     Ok(report)
 }
 

@@ -29,31 +29,6 @@ fn every_planted_anomaly_is_flagged_and_normal_visits_rarely_are() {
     }
 }
 
-#[test]
-#[ignore = "diagnostic"]
-fn print_copied_diary_false_positives() {
-    use super::flags::{VisitFacts, copied_diary};
-    let set = planted::generate(1, 12);
-    let facts: Vec<VisitFacts> = set.visits.iter().map(VisitFacts::of).collect();
-    for f in copied_diary(&facts) {
-        if set.planted.contains_key(&f.visit) {
-            continue;
-        }
-        let v = facts.iter().find(|v| v.id == f.visit).unwrap();
-        eprintln!("{}\n  {}", f.detail, v.diary);
-        let other = f
-            .detail
-            .split("visit ")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap();
-        let o = facts.iter().find(|v| v.id.to_string() == other).unwrap();
-        eprintln!("  {}", o.diary);
-    }
-}
-
 mod over_storage {
     use chrono::NaiveDate;
     use serde_json::{Value, json};

@@ -3,8 +3,6 @@
 //! everything it is responsible for. Bytes down and requests, with plain zstd and with the
 //! server's compression dictionary (fetched at enrollment, counted separately).
 
-use std::sync::Arc;
-
 use ed25519_dalek::SigningKey;
 use fieldvisit_core::Store;
 use fieldvisit_core::clock::{Clock, Hlc, ServerTime, SystemClock, WallTime};
@@ -15,10 +13,8 @@ use fieldvisit_core::sync::protocol::{
     DEFAULT_PAGE_BYTES, EnrollRequest, PROTOCOL_VERSION, PushedOp, SyncRequest,
 };
 use fieldvisit_core::sync::{SyncOptions, Transport};
-use fieldvisit_core::synth::{Region, RegionSpec};
-use fieldvisit_server::http::AppState;
-use fieldvisit_server::storage::Storage;
-use fieldvisit_server::storage::sqlite::SqliteStorage;
+use fieldvisit_core::synth::RegionSpec;
+use fieldvisit_tests::harness::TestServer;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -46,12 +42,10 @@ struct Outcome {
     dictionary_bytes: usize,
 }
 
-fn one(
-    region: &Region,
-    args: &FirstSyncArgs,
-    seed: u64,
-    dictionary: Option<&[u8]>,
-) -> Result<Outcome, BoxError> {
+fn one(args: &FirstSyncArgs, seed: u64, dictionary: Option<&[u8]>) -> Result<Outcome, BoxError> {
+    // The city, loaded into a temporary embedded database and served on an ephemeral port.
+    let server = TestServer::start_with(RegionSpec::hulunbuir(seed));
+    let (region, storage, url) = (&server.region, &server.storage, &server.url);
     let day = SystemClock.now().local_date();
     let secretary = region
         .cadres
@@ -60,25 +54,11 @@ fn one(
         .max_by_key(|c| region.households_of(&c.id, day).len())
         .ok_or("no first secretary")?;
     let households = region.households_of(&secretary.id, day);
-    let dir = tempfile::tempdir()?;
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path().join("s.db"))?);
     let actor = fieldvisit_server::admin_log::Actor::new("bench")?;
     let now = ServerTime(SystemClock.now().0);
-    fieldvisit_server::admin::load_region(storage.as_ref(), region, &actor, now)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let state = AppState::new(storage.clone(), Arc::new(SystemClock))?;
-    runtime.spawn(fieldvisit_server::http::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
 
     // The year before: the secretary's old phone recorded every household about monthly.
-    let transport = HttpTransport::new(&url)?;
+    let transport = HttpTransport::new(url)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let code = fieldvisit_server::enroll::create_code(
         storage.as_ref(),
@@ -147,7 +127,7 @@ fn one(
 
     // The new phone: enroll (fetching the dictionary, if any), then the first sync, timed by
     // what crosses the wire.
-    let store = Store::open(dir.path().join("new-phone.db"))?;
+    let store = Store::open(server.dir.path().join("new-phone.db"))?;
     let code = fieldvisit_server::enroll::create_code(
         storage.as_ref(),
         &secretary.id,
@@ -155,8 +135,8 @@ fn one(
         3_600_000,
         &actor,
     )?;
-    let fresh = HttpTransport::new(&url)?;
-    fieldvisit_core::sync::enroll(&store, &fresh, &url, &code.code, "bench")?;
+    let fresh = HttpTransport::new(url)?;
+    fieldvisit_core::sync::enroll(&store, &fresh, url, &code.code, "bench")?;
     let options = SyncOptions {
         page_bytes: DEFAULT_PAGE_BYTES,
         ..SyncOptions::default()
@@ -177,12 +157,11 @@ fn one(
 }
 
 pub fn run(args: &FirstSyncArgs, runs: usize, seed: u64, json: bool) -> Result<(), BoxError> {
-    let region = Region::generate(RegionSpec::hulunbuir(seed));
     let dictionary = earlier_days_dictionary(seed, 20_000)?;
     let (mut plain, mut trained) = (Vec::new(), Vec::new());
     for run in 0..runs.max(1) {
-        plain.push(one(&region, args, seed + run as u64, None)?);
-        trained.push(one(&region, args, seed + run as u64, Some(&dictionary))?);
+        plain.push(one(args, seed + run as u64, None)?);
+        trained.push(one(args, seed + run as u64, Some(&dictionary))?);
     }
     let m = |v: &[Outcome], f: &dyn Fn(&Outcome) -> f64| median(v.iter().map(f).collect());
     let first = plain.first().ok_or("no runs")?;

@@ -243,10 +243,15 @@ fn sync_prepared(
     if !response.status().is_success() {
         return Err(format!("status {}", response.status()));
     }
+    let encoding = response
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let raw = response.bytes().map_err(|e| e.to_string())?;
     let down = raw.len() as u64;
-    let encoding = if raw.is_empty() { "" } else { "zstd" };
-    let plain = codec::decode(encoding, &raw, 1 << 26, |_| dictionary.cloned())
+    let plain = codec::decode(&encoding, &raw, 1 << 26, |_| dictionary.cloned())
         .map_err(|e| e.to_string())?;
     let answer: fieldvisit_core::sync::protocol::SyncResponse =
         serde_json::from_slice(&plain).map_err(|e| e.to_string())?;
