@@ -17,7 +17,7 @@ use fieldvisit_core::sync::protocol::{PushAck, PushProblem, PushedOp, Rejection}
 use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};
 use crate::storage::{DeviceRecord, Storage, Tx};
-use crate::sync::{Source, push};
+use crate::sync::{Reference, Source, push};
 
 /// The marker of a phone's export file (see docs/mobile.md).
 pub const EXPORT_FORMAT: &str = "fieldvisit-unsynced-v1";
@@ -332,7 +332,15 @@ pub fn import_unsynced(
         .map(|op| PushedOp::from_operation(op))
         .collect();
     let offered = u64::try_from(pushed.len()).unwrap_or(u64::MAX);
-    let ack = push(tx.as_mut(), &record, pushed, Source::AdminImport, now)?;
+    let ack = push(
+        tx.as_mut(),
+        &mut Reference::default(),
+        &record,
+        pushed,
+        None,
+        Source::AdminImport,
+        now,
+    )?;
     if let Some(problem) = &ack.problem {
         let name_of = |seq: u64| {
             new_ops

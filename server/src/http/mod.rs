@@ -173,7 +173,8 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
     Ok(token.trim().to_string())
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs database or CPU-heavy work on tokio's blocking pool, off the request-handling threads.
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)

@@ -69,16 +69,33 @@ impl Plan {
     }
 }
 
-/// The county's code lists, read once per transaction that needs them.
-struct Codes(HashSet<(String, String)>);
+/// Reference data the checks read but no pushed operation changes — the county's code lists
+/// and the plate authority keys — read at most once per write transaction (a group commit holds
+/// up to [`super::batch::MAX_BATCH`] syncs) instead of once per operation. Only an import or an
+/// admin command changes them, always in a transaction of its own, so a cache that lives no
+/// longer than one transaction is never stale.
+#[derive(Debug, Default)]
+pub struct Reference {
+    codes: Option<HashSet<(String, String)>>,
+    key_ids: Option<HashSet<u16>>,
+}
 
-fn codes(tx: &mut dyn Tx) -> Result<Codes> {
-    Ok(Codes(
-        tx.code_entries()?
-            .into_iter()
-            .map(|e| (e.list, e.code))
-            .collect(),
-    ))
+impl Reference {
+    fn codes(&mut self, tx: &mut dyn Tx) -> Result<&HashSet<(String, String)>> {
+        if self.codes.is_none() {
+            let entries = tx.code_entries()?;
+            self.codes = Some(entries.into_iter().map(|e| (e.list, e.code)).collect());
+        }
+        Ok(self.codes.get_or_insert_default())
+    }
+
+    fn key_known(&mut self, tx: &mut dyn Tx, key_id: u16) -> Result<bool> {
+        if self.key_ids.is_none() {
+            let keys = tx.authority_keys()?;
+            self.key_ids = Some(keys.into_iter().map(|k| k.key_id).collect());
+        }
+        Ok(self.key_ids.get_or_insert_default().contains(&key_id))
+    }
 }
 
 /// A device clock running ahead does not get to win merges with the future: its clock is
@@ -95,6 +112,7 @@ fn day_of(wall: WallTime, now: ServerTime) -> chrono::NaiveDate {
 
 pub fn check(
     tx: &mut dyn Tx,
+    reference: &mut Reference,
     device: &DeviceRecord,
     op: &Operation,
     now: ServerTime,
@@ -111,12 +129,15 @@ pub fn check(
         Err(BodyError::Payload(e)) => return Ok(Err(refuse(RejectCode::Invalid, e, None))),
     };
     match body {
-        OpBody::VisitRecorded(record) => check_visit(tx, device, op, record, now),
-        OpBody::VisitAmended(amendment) => check_amendment(tx, device, op, amendment, now),
+        OpBody::VisitRecorded(record) => check_visit(tx, reference, device, op, record, now),
+        OpBody::VisitAmended(amendment) => {
+            check_amendment(tx, reference, device, op, amendment, now)
+        }
         OpBody::HouseholdUpdated(u) => {
             let id = u.household.to_string();
             check_fields(
                 tx,
+                reference,
                 device,
                 op,
                 Entity::Household,
@@ -144,6 +165,7 @@ pub fn check(
             }
             check_fields(
                 tx,
+                reference,
                 device,
                 op,
                 Entity::Member,
@@ -158,6 +180,7 @@ pub fn check(
 
 fn check_visit(
     tx: &mut dyn Tx,
+    reference: &mut Reference,
     device: &DeviceRecord,
     op: &Operation,
     record: VisitRecord,
@@ -194,8 +217,7 @@ fn check_visit(
             h,
         )));
     }
-    let codes = codes(tx)?;
-    let content = match record.content.clone().checked(&codes.0, day) {
+    let content = match record.content.clone().checked(reference.codes(tx)?, day) {
         Ok(c) => c,
         Err(invalid) => return Ok(Err(refuse(RejectCode::Invalid, invalid.to_string(), h))),
     };
@@ -206,7 +228,7 @@ fn check_visit(
         }
     }
     if let IdentifiedBy::Scan { key_id, .. } = &record.identified {
-        if !tx.authority_keys()?.iter().any(|k| k.key_id == *key_id) {
+        if !reference.key_known(tx, *key_id)? {
             return Ok(Err(refuse(
                 RejectCode::Invalid,
                 format!("unknown plate authority key {key_id}"),
@@ -226,6 +248,7 @@ fn check_visit(
 
 fn check_amendment(
     tx: &mut dyn Tx,
+    reference: &mut Reference,
     device: &DeviceRecord,
     op: &Operation,
     amendment: VisitAmendment,
@@ -245,8 +268,7 @@ fn check_amendment(
             Some(&household),
         )));
     }
-    let codes = codes(tx)?;
-    match amendment.checked(&codes.0, day_of(op.wall, now)) {
+    match amendment.checked(reference.codes(tx)?, day_of(op.wall, now)) {
         Ok(_) => Ok(Ok(Plan::Amend { household })),
         Err(invalid) => Ok(Err(refuse(
             RejectCode::Invalid,
@@ -259,6 +281,7 @@ fn check_amendment(
 #[allow(clippy::too_many_arguments)]
 fn check_fields(
     tx: &mut dyn Tx,
+    reference: &mut Reference,
     device: &DeviceRecord,
     op: &Operation,
     entity: Entity,
@@ -290,10 +313,10 @@ fn check_fields(
             h,
         )));
     }
-    let codes = codes(tx)?;
+    let codes = reference.codes(tx)?;
     let mut checked = BTreeMap::new();
     for (field, value) in fields {
-        match fields::check(entity, &field, &value, &codes.0) {
+        match fields::check(entity, &field, &value, codes) {
             Ok(v) => {
                 checked.insert(field, v);
             }

@@ -2,6 +2,11 @@
 //! next one and are written together — one commit (one fsync) for many phones. Each request
 //! runs inside its own savepoint, so one request's failure undoes only its own work; no
 //! response is sent before the transaction holding it has committed.
+//!
+//! The single writer thread does only what must be serial: storing and applying operations.
+//! Everything else runs in parallel around it on the request's own blocking task — signature
+//! and chain verification before ([`super::precheck`]), the page of changes after the commit
+//! ([`super::respond`]).
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -10,7 +15,8 @@ use fieldvisit_core::clock::ServerTime;
 use fieldvisit_core::sync::protocol::{SyncRequest, SyncResponse};
 use tokio::sync::oneshot;
 
-use super::handle_in;
+use super::{Prechecked, Pull, Pushed, Reference, handle_in, precheck, respond};
+use crate::http::blocking;
 use crate::http::error::ApiError;
 use crate::storage::{DeviceRecord, Storage};
 
@@ -20,24 +26,35 @@ pub const MAX_BATCH: usize = 64;
 struct Job {
     device: DeviceRecord,
     req: SyncRequest,
+    prechecked: Prechecked,
     now: ServerTime,
-    reply: oneshot::Sender<Result<SyncResponse, ApiError>>,
+    reply: oneshot::Sender<Result<Pushed, ApiError>>,
 }
 
 /// Hands sync requests to the writer thread.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GroupCommitter {
     jobs: Sender<Job>,
+    storage: Arc<dyn Storage>,
+}
+
+impl std::fmt::Debug for GroupCommitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommitter")
+            .field("storage", &self.storage.describe())
+            .finish()
+    }
 }
 
 impl GroupCommitter {
     /// Starts the writer thread; it ends when the last handle is dropped.
     pub fn start(storage: Arc<dyn Storage>) -> std::io::Result<GroupCommitter> {
         let (jobs, queue) = channel();
+        let writer_storage = storage.clone();
         std::thread::Builder::new()
             .name("fieldvisit-writer".into())
-            .spawn(move || writer(storage.as_ref(), &queue))?;
-        Ok(GroupCommitter { jobs })
+            .spawn(move || writer(writer_storage.as_ref(), &queue))?;
+        Ok(GroupCommitter { jobs, storage })
     }
 
     /// Handles a request in the next group commit and answers once it is durable.
@@ -47,16 +64,25 @@ impl GroupCommitter {
         req: SyncRequest,
         now: ServerTime,
     ) -> Result<SyncResponse, ApiError> {
+        let (device, req, prechecked) = blocking(move || {
+            let prechecked = precheck(&device, &req.push);
+            Ok((device, req, prechecked))
+        })
+        .await?;
+        let pull = Pull::of(&req);
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job {
-                device,
+                device: device.clone(),
                 req,
+                prechecked,
                 now,
                 reply,
             })
             .map_err(|_| ApiError::Unavailable)?;
-        answer.await.map_err(|_| ApiError::Unavailable)?
+        let pushed = answer.await.map_err(|_| ApiError::Unavailable)??;
+        let storage = self.storage.clone();
+        blocking(move || respond(storage.as_ref(), &device, pull, pushed, now)).await
     }
 }
 
@@ -89,10 +115,18 @@ fn write_batch(storage: &dyn Storage, batch: Vec<Job>) {
         }
     };
     let mut done = Vec::with_capacity(batch.len());
+    let mut reference = Reference::default();
     for job in batch {
         let result = match tx.savepoint() {
             Ok(()) => {
-                let result = handle_in(tx.as_mut(), &job.device, job.req, job.now);
+                let result = handle_in(
+                    tx.as_mut(),
+                    &mut reference,
+                    &job.device,
+                    job.req,
+                    Some(job.prechecked),
+                    job.now,
+                );
                 let closed = if result.is_ok() {
                     tx.release_savepoint()
                 } else {

@@ -8,12 +8,13 @@ mod fanout;
 mod pull;
 mod push;
 
+pub use apply::Reference;
 pub use fanout::{feed_household, household_changed, seed_device_feed};
 pub use pull::expand;
-pub use push::{Source, push};
+pub use push::{Prechecked, Source, precheck, push};
 
 use fieldvisit_core::clock::ServerTime;
-use fieldvisit_core::sync::protocol::{PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use fieldvisit_core::sync::protocol::{PROTOCOL_VERSION, PushAck, SyncRequest, SyncResponse};
 
 use crate::error::Error;
 use crate::http::error::ApiError;
@@ -41,20 +42,56 @@ pub fn handle(
     req: SyncRequest,
     now: ServerTime,
 ) -> Result<SyncResponse, ApiError> {
+    let pull = Pull::of(&req);
+    let prechecked = precheck(device, &req.push);
     let mut tx = storage.write()?;
-    let response = handle_in(tx.as_mut(), device, req, now)?;
+    let pushed = handle_in(
+        tx.as_mut(),
+        &mut Reference::default(),
+        device,
+        req,
+        Some(prechecked),
+        now,
+    )?;
     tx.commit()?;
-    Ok(response)
+    respond(storage, device, pull, pushed, now)
 }
 
-/// Handles one sync request inside the caller's write transaction; the response may be sent
-/// only after that transaction commits.
+/// What a sync asks to pull, kept apart from the request whose pushed operations move into the
+/// write transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Pull {
+    cursor: u64,
+    page_bytes: u32,
+}
+
+impl Pull {
+    pub fn of(req: &SyncRequest) -> Pull {
+        Pull {
+            cursor: req.cursor,
+            page_bytes: req.page_bytes,
+        }
+    }
+}
+
+/// The write half of a sync, committed before anything is answered.
+#[derive(Debug)]
+pub struct Pushed {
+    ack: PushAck,
+    clock_skew_ms: i64,
+}
+
+/// Stores a sync request's pushed operations and records the sync inside the caller's write
+/// transaction; the device's page is read by [`respond`] once that transaction has committed.
+/// `reference` lives as long as the transaction; `prechecked` is [`precheck`] on `req.push`.
 pub fn handle_in(
     tx: &mut dyn Tx,
+    reference: &mut Reference,
     device: &DeviceRecord,
     req: SyncRequest,
+    prechecked: Option<Prechecked>,
     now: ServerTime,
-) -> Result<SyncResponse, ApiError> {
+) -> Result<Pushed, ApiError> {
     if req.protocol != PROTOCOL_VERSION {
         return Err(ApiError::UnsupportedProtocol(req.protocol));
     }
@@ -69,8 +106,15 @@ pub fn handle_in(
     if let Some(revoked) = &device.revoked {
         return Err(ApiError::Revoked(revoked.reason.clone()));
     }
-    let ack = push::push(tx, &device, req.push, Source::Sync, now)?;
-    let page = pull::pull(tx, &device, req.cursor, req.page_bytes)?;
+    let ack = push::push(
+        tx,
+        reference,
+        &device,
+        req.push,
+        prechecked,
+        Source::Sync,
+        now,
+    )?;
     let clock_skew_ms = req.device_time.0.saturating_sub(now.0);
     tx.record_sync(
         &device.id,
@@ -82,14 +126,31 @@ pub fn handle_in(
     // A retiring device whose final upload is in: revoked now, in this transaction, so its
     // acknowledgement and its revocation commit together; its next call gets 401.
     crate::devices::finish_retirement(tx, &device, req.pending, &ack, now)?;
+    Ok(Pushed { ack, clock_skew_ms })
+}
+
+/// The answer to a sync whose write half has committed: the acknowledgement and the next page
+/// of the device's feed, read on a snapshot taken after that commit. Reading the page outside
+/// the single writer lets pages be built in parallel; the cursor stays gap-free because a
+/// snapshot taken after a commit holds every feed position up to the highest it holds
+/// (positions are drawn and committed in order under the write lock; docs/protocol.md).
+pub fn respond(
+    storage: &dyn Storage,
+    device: &DeviceRecord,
+    pull: Pull,
+    pushed: Pushed,
+    now: ServerTime,
+) -> Result<SyncResponse, ApiError> {
+    let mut tx = storage.read()?;
+    let page = pull::pull(tx.as_mut(), device, pull.cursor, pull.page_bytes)?;
     Ok(SyncResponse {
         protocol: PROTOCOL_VERSION,
         server_time: now,
-        ack,
+        ack: pushed.ack,
         changes: page.changes,
         cursor: page.cursor,
         more: page.more,
-        clock_skew_ms,
+        clock_skew_ms: pushed.clock_skew_ms,
         dictionary: tx.current_dictionary()?,
     })
 }

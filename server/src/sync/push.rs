@@ -11,7 +11,7 @@ use fieldvisit_core::clock::ServerTime;
 use fieldvisit_core::journal::{BreakKind, ChainPoint, verify_chain};
 use fieldvisit_core::sync::protocol::{PushAck, PushProblem, PushedOp, Rejection};
 
-use super::apply;
+use super::apply::{self, Reference};
 use crate::error::{Error, Result};
 use crate::storage::{DeviceRecord, Outcome, Tx};
 
@@ -25,13 +25,56 @@ pub enum Source {
     AdminImport,
 }
 
+/// The outcome of [`precheck`]: starting from the chain point `from`, the pushed operations
+/// with sequence numbers up to `through` continue the chain and carry valid signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prechecked {
+    from: ChainPoint,
+    through: u64,
+}
+
+/// Verifies a push's signatures and chain links against the device's head as read at
+/// authentication, before the request reaches the writer. Ed25519 verification is the
+/// costliest part of storing an operation and needs no database, so request handlers do it in
+/// parallel on every core; the single writer then skips it when the head it reads inside the
+/// write transaction is still `from` (it nearly always is: only another request of the same
+/// phone moves it). Stops at the first operation that does not verify: the writer verifies
+/// that one again and reports the problem exactly as it would without a precheck.
+pub fn precheck(device: &DeviceRecord, ops: &[PushedOp]) -> Prechecked {
+    let from = device.head;
+    let mut through = from.seq;
+    let Ok(key) = VerifyingKey::from_bytes(&device.public_key) else {
+        return Prechecked { from, through };
+    };
+    let mut at = from;
+    for pushed in ops.iter().filter(|p| p.seq > from.seq) {
+        let op = pushed.clone().into_operation(device.id, at.hash);
+        match verify_chain(&device.id, &key, at, [&op]) {
+            Ok(next) => {
+                at = next;
+                through = op.seq;
+            }
+            Err(_) => break,
+        }
+    }
+    Prechecked { from, through }
+}
+
+/// Stores and applies `ops` pushed by `device`. `prechecked`, when given, is [`precheck`]'s
+/// verdict on these same operations; it is used only if the device's head is still the one it
+/// started from.
 pub fn push(
     tx: &mut dyn Tx,
+    reference: &mut Reference,
     device: &DeviceRecord,
     ops: Vec<PushedOp>,
+    prechecked: Option<Prechecked>,
     source: Source,
     now: ServerTime,
 ) -> Result<PushAck> {
+    let verified_through = prechecked
+        .filter(|p| p.from == device.head)
+        .map_or(0, |p| p.through);
     if device.revoked.is_some() && source != Source::AdminImport {
         return Err(Error::Refused(format!("device {} is revoked", device.id)));
     }
@@ -71,12 +114,16 @@ pub fn push(
             break;
         }
         let op = pushed.into_operation(device.id, at.hash);
-        if let Err(broken) = verify_chain(&device.id, &key, at, [&op]) {
-            ack.problem = Some(PushProblem::Broken {
-                seq: op.seq,
-                problem: broken.problem,
-            });
-            break;
+        // Verified before the write transaction: the same operations, from the same head, and
+        // every earlier one in this loop linked to it exactly as the precheck linked them.
+        if op.seq > verified_through {
+            if let Err(broken) = verify_chain(&device.id, &key, at, [&op]) {
+                ack.problem = Some(PushProblem::Broken {
+                    seq: op.seq,
+                    problem: broken.problem,
+                });
+                break;
+            }
         }
         if tx.op_id_exists(&op.id)? {
             // A valid signature over an id already used elsewhere: a replay, never stored.
@@ -86,7 +133,7 @@ pub fn push(
             });
             break;
         }
-        let checked = apply::check(tx, device, &op, now)?;
+        let checked = apply::check(tx, reference, device, &op, now)?;
         let outcome = match &checked {
             Ok(_) => Outcome::Accepted,
             Err(r) => Outcome::Rejected {

@@ -40,6 +40,19 @@ use crate::error::{Error, Result};
 use feed::{feed_item, feed_parts};
 
 const READERS: usize = 4;
+/// Page cache of the writer connection. SQLite's default (2 MiB) holds a small part of a city's
+/// registry, so every sync's lookups (household, assignments, devices in scope) went to the
+/// operating system for pages; a city's registry and its hot indexes fit in this. With the
+/// readers' caches the server's memory stays well under its budget (docs/benchmarks.md).
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+/// Page cache of each reader connection (pages of changes, reports).
+const READER_CACHE_KIB: i64 = 16 * 1024;
+
+fn set_cache_kib(conn: &Connection, kib: i64) -> Result<()> {
+    // A negative cache_size is in KiB rather than pages.
+    conn.pragma_update(None, "cache_size", -kib)?;
+    Ok(())
+}
 
 pub struct SqliteStorage {
     path: PathBuf,
@@ -61,9 +74,14 @@ impl SqliteStorage {
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStorage> {
         let path = path.as_ref().to_path_buf();
         let writer = fieldvisit_core::sqlite::open_writer(&path, &schema::SERVER)?;
+        set_cache_kib(&writer, WRITER_CACHE_KIB)?;
         let readers = (0..READERS)
-            .map(|_| fieldvisit_core::sqlite::open_reader(&path, &schema::SERVER).map(Mutex::new))
-            .collect::<fieldvisit_core::Result<Vec<_>>>()?;
+            .map(|_| {
+                let reader = fieldvisit_core::sqlite::open_reader(&path, &schema::SERVER)?;
+                set_cache_kib(&reader, READER_CACHE_KIB)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(SqliteStorage {
             path,
             writer: Mutex::new(writer),
@@ -90,12 +108,25 @@ impl Storage for SqliteStorage {
     }
 
     fn read(&self) -> Result<Box<dyn Tx + '_>> {
-        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len().max(1);
-        let slot = self
-            .readers
-            .get(i)
-            .ok_or_else(|| Error::Unavailable("no reader".into()))?;
-        let conn = lock(slot);
+        // Any idle reader first (pages of many syncs are read at once); when all are busy,
+        // wait on one in turn.
+        let idle = self.readers.iter().find_map(|slot| match slot.try_lock() {
+            Ok(conn) => Some(conn),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        });
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let i =
+                    self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len().max(1);
+                let slot = self
+                    .readers
+                    .get(i)
+                    .ok_or_else(|| Error::Unavailable("no reader".into()))?;
+                lock(slot)
+            }
+        };
         conn.prepare_cached("BEGIN")?.execute([])?;
         Ok(Box::new(SqliteTx { conn, open: true }))
     }
@@ -844,11 +875,8 @@ impl Tx for SqliteTx<'_> {
     fn visit_owner(&mut self, id: &VisitId) -> Result<Option<(CadreId, HouseholdId)>> {
         let row: Option<(String, String)> = self
             .conn
-            .query_row(
-                "SELECT cadre, household FROM visit WHERE id = ?1",
-                [id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT cadre, household FROM visit WHERE id = ?1")?
+            .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         row.map(|(c, h)| -> Result<_> {
             Ok((
@@ -913,11 +941,8 @@ impl Tx for SqliteTx<'_> {
     fn feed_head(&mut self, device: &DeviceId) -> Result<u64> {
         let head: Option<i64> = self
             .conn
-            .query_row(
-                "SELECT feed_head FROM device WHERE id = ?1",
-                [device.to_string()],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT feed_head FROM device WHERE id = ?1")?
+            .query_row([device.to_string()], |r| r.get(0))
             .optional()?;
         Ok(head.map(seq_of).unwrap_or(0))
     }
