@@ -189,7 +189,7 @@ impl Browser {
     /// Opens `url` and waits until its page has loaded.
     pub fn goto(&mut self, url: &str) -> Result<(), String> {
         self.call("Page.navigate", json!({ "url": url }))?;
-        self.wait_for(&format!("location.href !== 'about:blank'"))
+        self.wait_for("location.href !== 'about:blank'")
     }
 
     /// The current path (`location.pathname`).
