@@ -91,11 +91,51 @@ fn a_wrong_password_gets_a_generic_error_and_repeated_failures_lock_the_account(
         .iter()
         .filter(|e| e.action == "admin.login_failed" && e.subject == SUPERVISOR)
         .count();
-    assert_eq!(failures, 6, "every failure on the account is logged");
+    assert_eq!(
+        failures, 5,
+        "every failure up to the lock is logged; attempts on the locked account are not"
+    );
+    let locking = log
+        .iter()
+        .find(|e| e.action == "admin.login_failed" && e.detail["locked"] == true)
+        .unwrap();
+    assert_eq!(locking.detail["failures"], 5);
     assert!(
         log.iter()
             .any(|e| e.action == "admin.login" && e.subject == SYNC_ADMIN)
     );
+}
+
+#[test]
+fn a_lock_runs_out_and_the_right_password_works_again() {
+    let fleet = Fleet::start(
+        83,
+        WebConfig {
+            max_failures: 2,
+            lockout_ms: 1_000,
+            ..WebConfig::default()
+        },
+    );
+    let mut web = WebClient::new(&fleet.server.url);
+    for _ in 0..2 {
+        assert_eq!(web.login(SUPERVISOR, "wrong password here").status, 401);
+    }
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 401, "locked");
+    std::thread::sleep(std::time::Duration::from_millis(1_300));
+    assert_eq!(
+        web.login(SUPERVISOR, PASSWORD).status,
+        303,
+        "the lock ran out"
+    );
+    let user = fleet
+        .server
+        .storage
+        .read()
+        .unwrap()
+        .admin_user(SUPERVISOR)
+        .unwrap()
+        .unwrap();
+    assert_eq!((user.failed_logins, user.locked_until), (0, None));
 }
 
 #[test]

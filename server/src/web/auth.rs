@@ -10,8 +10,9 @@
 //! Failed logins get one generic answer whatever went wrong. Each failure on an existing
 //! account is counted and written to the admin log; after [`WebConfig::max_failures`] in a
 //! row the account is locked for [`WebConfig::lockout_ms`] (a correct password is refused too
-//! meanwhile). Unknown names are not counted (there is nothing to guess), but still cost one
-//! hash verification, so a wrong name cannot be told from a wrong password by timing.
+//! meanwhile, and such attempts are only traced, not logged again). Unknown names are not
+//! counted (there is nothing to guess), but still cost one hash verification, so a wrong name
+//! cannot be told from a wrong password by timing.
 
 use std::sync::LazyLock;
 
@@ -78,11 +79,16 @@ pub fn login(
         if let Some(dummy) = DUMMY_HASH.as_deref() {
             accounts::verify_password(dummy, password);
         }
-        tracing::warn!(name, "dashboard login refused: no such active account");
+        tracing::warn!(name = ?name, "dashboard login refused: no such active account");
         return Ok(Login::Refused);
     };
-    let locked = user.locked_until.is_some_and(|t| t.0 > now.0);
-    let valid = !locked && accounts::verify_password(&user.password_hash, password);
+    if user.locked_until.is_some_and(|t| t.0 > now.0) {
+        // Already counted and logged when it locked; attempts meanwhile are only traced, so
+        // that hammering a locked account cannot grow the admin log without end.
+        tracing::warn!(name = ?name, "dashboard login refused: the account is locked");
+        return Ok(Login::Refused);
+    }
+    let valid = accounts::verify_password(&user.password_hash, password);
     let actor = Actor::new(&user.name)?;
     let mut tx = storage.write()?;
     if !valid {
@@ -91,28 +97,25 @@ pub fn login(
             .admin_user(&user.name)?
             .map_or(0, |u| u.failed_logins)
             .saturating_add(1);
-        let now_locked = failures >= config.max_failures;
-        let locked_until = if now_locked {
-            Some(ServerTime(now.0.saturating_add(config.lockout_ms)))
+        let locked = failures >= config.max_failures;
+        // Locking restarts the count, so that after the lock runs out there are
+        // max_failures tries again.
+        let (stored, locked_until) = if locked {
+            (0, Some(ServerTime(now.0.saturating_add(config.lockout_ms))))
         } else {
-            user.locked_until
+            (failures, None)
         };
-        tx.set_login_failures(&user.name, failures, locked_until)?;
+        tx.set_login_failures(&user.name, stored, locked_until)?;
         admin_log::record(
             tx.as_mut(),
             &actor,
             now,
             Action::AdminLoginFailed,
             &user.name,
-            serde_json::json!({ "failures": failures, "locked": now_locked || locked }),
+            serde_json::json!({ "failures": failures, "locked": locked }),
         )?;
         tx.commit()?;
-        tracing::warn!(
-            name,
-            failures,
-            locked = now_locked || locked,
-            "dashboard login failed"
-        );
+        tracing::warn!(name = ?name, failures, locked, "dashboard login failed");
         return Ok(Login::Refused);
     }
     let token = random_token()?;
