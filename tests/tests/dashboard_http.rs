@@ -421,3 +421,37 @@ fn the_report_api_names_unknown_reports_and_bad_parameters() {
         let _: Vec<serde_json::Value> = serde_json::from_slice(&a.body).unwrap();
     }
 }
+
+#[test]
+fn the_unvisited_page_lists_exactly_the_households_nobody_visited() {
+    let fleet = fleet(84);
+    let region = &fleet.server.region;
+    let visited: Vec<String> = fleet
+        .phones
+        .iter()
+        .flat_map(|(cadre, _)| {
+            region
+                .households_of(cadre, fieldvisit_tests::harness::today())
+                .into_iter()
+                .take(2)
+                .map(|h| h.id.to_string())
+        })
+        .collect();
+    assert_eq!(visited.len(), 4);
+    let mut web = WebClient::new(&fleet.server.url);
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 303);
+    let page = web.get("/admin/unvisited?days=7&lang=en").text();
+    assert!(page.contains("name=\"days\"") && page.contains("value=\"7\""));
+    for h in &region.households {
+        let id = h.id.to_string();
+        assert_eq!(page.contains(&id), !visited.contains(&id), "household {id}");
+    }
+    for (path, title) in [
+        ("/admin/flags", "Flagged visits"),
+        ("/admin/rejected", "Rejected operations"),
+    ] {
+        let a = web.get(path);
+        assert_eq!(a.status, 200, "{path}");
+        assert!(a.text().contains(title), "{path}");
+    }
+}
