@@ -35,10 +35,24 @@ print(json.load(urllib.request.urlopen(req))["token"])
 PY
 )
 
+# An admin logs in to the dashboard, so that the admin report endpoint is reached too.
+FIELDVISIT_ADMIN_PASSWORD=schemathesis-password "$server" admin-user add fuzz --role supervisor \
+  --db "$work/api.db" --actor ci >/dev/null
+session=$(python3 - "$port" <<'PY'
+import http.client, sys, urllib.parse
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+body = urllib.parse.urlencode({"username": "fuzz", "password": "schemathesis-password"})
+conn.request("POST", "/admin/login", body, {"content-type": "application/x-www-form-urlencoded"})
+cookies = [v for k, v in conn.getresponse().getheaders() if k.lower() == "set-cookie"]
+print(next(c.split(";")[0].split("=", 1)[1] for c in cookies if c.startswith("fv_session=")))
+PY
+)
+
 examples=${FIELDVISIT_API_EXAMPLES:-300}
 schemathesis run "http://127.0.0.1:$port/v1/openapi.json" \
   --checks not_a_server_error \
   --header "Authorization: Bearer $token" \
+  --header "Cookie: fv_session=$session" \
   --max-examples "$examples" \
   --workers 1 \
   --no-color

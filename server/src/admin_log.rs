@@ -123,6 +123,15 @@ pub enum Action {
     DeviceRetire,
     /// A phone's exported unsynced work was imported; subject: the device, detail: counts.
     DeviceImport,
+    /// A dashboard account was created; subject: its name, detail: its role.
+    AdminUserAdd,
+    /// A dashboard account was disabled; subject: its name.
+    AdminUserDisable,
+    /// An admin logged in to the dashboard; subject: the account.
+    AdminLogin,
+    /// A dashboard login failed for an existing account; subject: the account, detail: the
+    /// failures so far and whether it is now locked.
+    AdminLoginFailed,
 }
 
 impl Action {
@@ -138,6 +147,10 @@ impl Action {
             Action::RegistryImport => "registry.import",
             Action::DeviceRetire => "device.retire",
             Action::DeviceImport => "device.import",
+            Action::AdminUserAdd => "admin_user.add",
+            Action::AdminUserDisable => "admin_user.disable",
+            Action::AdminLogin => "admin.login",
+            Action::AdminLoginFailed => "admin.login_failed",
         }
     }
 }

@@ -20,5 +20,6 @@ pub mod plates;
 pub mod report;
 pub mod storage;
 pub mod sync;
+pub mod web;
 
 pub use error::{Error, Result};

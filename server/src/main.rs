@@ -3,7 +3,7 @@
 //! `serve` runs the server; `demo` runs the whole system on a synthetic region; `import`,
 //! `enroll`, `revoke`, `retire`, `import-unsynced`, `devices`, `seed`, `plates`, `admin-log` and
 //! `dictionary` are the admin's
-//! commands, `report` prints supervision reports (`flags-eval` scores the anomaly flags on
+//! commands, `admin-user` manages dashboard accounts, `report` prints supervision reports (`flags-eval` scores the anomaly flags on
 //! planted anomalies), and `synth` writes a synthetic region as CSV files for `import`. Commands that
 //! change something (`import`, `seed`, `enroll`, `revoke`, `retire`, `import-unsynced`, `plates`)
 //! append to the admin log as
@@ -25,7 +25,9 @@ use fieldvisit_server::demo::{self, DemoOptions};
 use fieldvisit_server::http::AppState;
 use fieldvisit_server::import::{self, Encoding, ImportOptions, ImportReport};
 use fieldvisit_server::storage;
-use fieldvisit_server::{Error, Result, admin, devices, dictionary, enroll, plates, report};
+use fieldvisit_server::web::WebConfig;
+use fieldvisit_server::web::accounts::AdminUserCommand;
+use fieldvisit_server::{Error, Result, admin, devices, dictionary, enroll, plates, report, web};
 
 #[derive(Parser)]
 #[command(
@@ -61,6 +63,9 @@ enum Command {
         db: String,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// The server is reached through a TLS proxy: mark the dashboard's cookies Secure.
+        #[arg(long)]
+        behind_tls: bool,
     },
     /// Seed a synthetic region, serve it, run a fleet of phones, and print a summary.
     Demo {
@@ -251,6 +256,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Dashboard accounts (docs/supervision.md): add, list, disable.
+    AdminUser {
+        #[command(subcommand)]
+        action: AdminUserCommand,
+    },
     /// Compression dictionaries for sync bodies, trained on the operations phones pushed.
     Dictionary {
         #[command(subcommand)]
@@ -279,7 +289,7 @@ struct ReportArgs {
     /// Newest entries of the rejected and conflicts logs.
     #[arg(long, default_value_t = 10_000)]
     limit: usize,
-    /// csv or json (xlsx is not built yet).
+    /// csv, json or xlsx.
     #[arg(long, default_value = "csv")]
     format: report::Format,
     /// Write here instead of to standard output.
@@ -443,7 +453,11 @@ async fn shutdown_signal() {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Serve { db, listen } => {
+        Command::Serve {
+            db,
+            listen,
+            behind_tls,
+        } => {
             init_logging("info");
             let storage = storage::open(&db)?;
             let rt = runtime()?;
@@ -454,7 +468,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     listener.local_addr()?,
                     storage.describe()
                 );
-                let state = AppState::new(storage, Arc::new(SystemClock))?;
+                let state = AppState::new(storage, Arc::new(SystemClock))?.with_web(WebConfig {
+                    secure_cookies: behind_tls,
+                    ..WebConfig::default()
+                });
                 fieldvisit_server::http::serve(listener, state, shutdown_signal()).await
             })?;
             Ok(ExitCode::SUCCESS)
@@ -732,6 +749,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Plates(args) => run_plates(args),
         Command::Report(args) => run_report(args),
+        Command::AdminUser { action } => {
+            web::accounts::run_cli(action, now()).map(|()| ExitCode::SUCCESS)
+        }
         Command::FlagsEval { seeds, weeks } => {
             for seed in seeds {
                 let scores = report::planted::evaluate(&report::planted::generate(seed, weeks));
@@ -904,10 +924,10 @@ fn run_report(args: ReportArgs) -> Result<ExitCode> {
     };
     let storage = storage::open(&args.db)?;
     let table = report::run(&mut *storage.read()?, &args.name, &opts)?;
-    let text = table.render(args.format)?;
+    let bytes = table.render(args.format, &args.name)?;
     match args.out {
-        Some(path) => std::fs::write(path, text)?,
-        None => print!("{text}"),
+        Some(path) => std::fs::write(path, bytes)?,
+        None => std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)?,
     }
     Ok(ExitCode::SUCCESS)
 }

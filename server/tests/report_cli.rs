@@ -1,7 +1,8 @@
 //! Supervision reports as a supervisor runs them, through the real binary: a small demo
 //! fills a database with synced visits, then `report NAME --format csv|json` prints them.
 //! CSV starts with a UTF-8 byte-order mark and a header row; a bad report name exits non-zero
-//! and lists the reports; `flags-eval` prints recall 1 for every flag.
+//! and lists the reports; `flags-eval` prints recall 1 for every flag; `--format xlsx` writes a
+//! workbook that an independent reader (calamine) reads back with the JSON's numbers.
 
 #![allow(clippy::unwrap_used)]
 
@@ -115,4 +116,53 @@ fn flags_eval_prints_recall_one_for_every_flag() {
         let cells: Vec<&str> = r.split('|').map(str::trim).collect();
         assert_eq!(cells[4], "1.000", "{r}");
     }
+}
+
+#[test]
+fn coverage_xlsx_reads_back_with_the_same_rows_and_numbers_as_json() {
+    use calamine::{Data, Reader, Xlsx, open_workbook};
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_db(dir.path());
+    let json = report(&db, &["coverage", "--days", "7", "--format", "json"]);
+    assert!(json.status.success(), "{}", text(&json.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout).unwrap();
+    let file = dir.path().join("coverage.xlsx");
+    let out = report(
+        &db,
+        &[
+            "coverage",
+            "--days",
+            "7",
+            "--format",
+            "xlsx",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut book: Xlsx<_> = open_workbook(&file).unwrap();
+    let sheet = book.worksheet_range("coverage").unwrap();
+    let mut lines = sheet.rows();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(
+        header,
+        ["level", "id", "name", "households", "visited", "share"]
+    );
+    let mut n = 0;
+    for (row, expected) in lines.zip(&rows) {
+        n += 1;
+        assert_eq!(row[0].to_string(), expected["level"].as_str().unwrap());
+        for (i, col) in [(3, "households"), (4, "visited"), (5, "share")] {
+            match &row[i] {
+                Data::Float(v) => assert_eq!(*v, expected[col].as_f64().unwrap(), "{col}"),
+                other => panic!("{col} should be a number, got {other:?}"),
+            }
+        }
+    }
+    assert_eq!(n, rows.len());
 }

@@ -121,3 +121,31 @@ fn schema_version_is_checked_on_connect() {
         "{err:?}"
     );
 }
+
+/// A database at PostgreSQL schema 1 (before dashboard accounts) is upgraded to the current
+/// version at connect time, by the one migration mechanism, and its accounts work afterwards.
+#[test]
+fn a_version_1_database_gains_the_dashboard_tables() {
+    let Some(url) = url() else { return };
+    let schema = ScratchSchema::new(&url, "conf").unwrap();
+    drop(schema.storage().unwrap());
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "SET search_path TO {};
+             DROP TABLE admin_session; DROP TABLE admin_user;
+             UPDATE schema_version SET version = 1;",
+            schema.name()
+        ))
+        .unwrap();
+    let storage = schema.storage().unwrap();
+    let version: i32 = client
+        .query_one("SELECT max(version) FROM schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        u32::try_from(version).unwrap(),
+        fieldvisit_server::storage::postgres::VERSION
+    );
+    conformance::admin_users_are_unique_and_listed_by_name(&storage);
+}

@@ -19,6 +19,7 @@ use fieldvisit_server::http::AppState;
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::postgres::ScratchSchema;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
+use fieldvisit_server::web::WebConfig;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -100,12 +101,26 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let storage: Arc<dyn Storage> =
             Arc::new(SqliteStorage::open(dir.path().join("server.db")).expect("server database"));
-        Self::start_in(dir, storage, spec, None)
+        Self::start_in(dir, storage, spec, None, WebConfig::default())
+    }
+
+    /// Starts a server over a small synthetic region with dashboard settings `web`.
+    pub fn start_with_web(seed: u64, web: WebConfig) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage: Arc<dyn Storage> =
+            Arc::new(SqliteStorage::open(dir.path().join("server.db")).expect("server database"));
+        Self::start_in(dir, storage, RegionSpec::small(seed), None, web)
     }
 
     /// Starts a server over `storage` (empty, or holding what the caller put there first).
     pub fn start_on(storage: Arc<dyn Storage>, spec: RegionSpec) -> TestServer {
-        Self::start_in(tempfile::tempdir().expect("temp dir"), storage, spec, None)
+        Self::start_in(
+            tempfile::tempdir().expect("temp dir"),
+            storage,
+            spec,
+            None,
+            WebConfig::default(),
+        )
     }
 
     /// Starts a server on a new schema of the PostgreSQL database at `url`, dropped with the
@@ -114,7 +129,7 @@ impl TestServer {
         let schema = ScratchSchema::new(url, "e2e").expect("a PostgreSQL schema name");
         let storage: Arc<dyn Storage> = Arc::new(schema.storage().expect("PostgreSQL storage"));
         let dir = tempfile::tempdir().expect("temp dir");
-        Self::start_in(dir, storage, spec, Some(schema))
+        Self::start_in(dir, storage, spec, Some(schema), WebConfig::default())
     }
 
     fn start_in(
@@ -122,6 +137,7 @@ impl TestServer {
         storage: Arc<dyn Storage>,
         spec: RegionSpec,
         schema: Option<ScratchSchema>,
+        web: WebConfig,
     ) -> TestServer {
         let region = Region::generate(spec);
         fieldvisit_server::admin::load_region(storage.as_ref(), &region, &admin(), now())
@@ -135,7 +151,9 @@ impl TestServer {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("ephemeral port");
         let url = format!("http://{}", listener.local_addr().expect("address"));
-        let state = AppState::new(storage.clone(), Arc::new(SystemClock)).expect("writer thread");
+        let state = AppState::new(storage.clone(), Arc::new(SystemClock))
+            .expect("writer thread")
+            .with_web(web);
         runtime.spawn(fieldvisit_server::http::serve(
             listener,
             state,

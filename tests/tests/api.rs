@@ -165,6 +165,7 @@ fn the_openapi_document_is_served_and_names_every_endpoint() {
         "/v1/sync",
         "/v1/health",
         "/v1/dictionaries/{id}",
+        "/v1/admin/reports/{name}",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }

@@ -18,6 +18,8 @@ pub enum ApiError {
     UnsupportedProtocol(u32),
     #[error("missing or unknown device token")]
     Unauthorized,
+    #[error("log in to the dashboard first (POST /admin/login) and send its fv_session cookie")]
+    NotLoggedIn,
     #[error("this device was revoked: {0}")]
     Revoked(String),
     #[error("the token belongs to another device than the request names")]
@@ -52,7 +54,9 @@ impl ApiError {
             | ApiError::UnsupportedProtocol(_)
             | ApiError::UnknownDictionary(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Unauthorized | ApiError::Revoked(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::NotLoggedIn | ApiError::Revoked(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::WrongDevice | ApiError::EnrollmentRefused(_) => StatusCode::FORBIDDEN,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -64,7 +68,9 @@ impl ApiError {
         let (error, message) = match self {
             ApiError::BadRequest(_) => (ErrorCode::BadRequest, self.to_string()),
             ApiError::UnsupportedProtocol(_) => (ErrorCode::UnsupportedProtocol, self.to_string()),
-            ApiError::Unauthorized => (ErrorCode::Unauthorized, self.to_string()),
+            ApiError::Unauthorized | ApiError::NotLoggedIn => {
+                (ErrorCode::Unauthorized, self.to_string())
+            }
             ApiError::Revoked(_) => (ErrorCode::Revoked, self.to_string()),
             ApiError::WrongDevice => (ErrorCode::WrongDevice, self.to_string()),
             ApiError::EnrollmentRefused(_) => (ErrorCode::EnrollmentRefused, self.to_string()),

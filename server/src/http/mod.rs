@@ -1,5 +1,6 @@
 //! The HTTP face of the server (axum): `POST /v1/enroll`, `POST /v1/sync`,
-//! `GET /v1/dictionaries/{id}`, `GET /v1/health`, `GET /v1/openapi.json`.
+//! `GET /v1/dictionaries/{id}`, `GET /v1/health`, `GET /v1/openapi.json`, and the dashboard
+//! and admin API of `crate::web` under `/admin` and `/v1/admin`.
 //! Bodies are JSON, gzip- or zstd-compressed either way, zstd with the server's dictionary once
 //! a phone holds it (request bodies are decoded here, by the shared codec, in one place);
 //! storage work runs on blocking threads so that slow disks never stall the async workers.
@@ -38,6 +39,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     committer: GroupCommitter,
     dictionaries: Arc<Dictionaries>,
+    /// The dashboard's settings (`crate::web`).
+    pub web: crate::web::WebConfig,
 }
 
 impl std::fmt::Debug for AppState {
@@ -57,10 +60,17 @@ impl AppState {
             clock,
             committer,
             dictionaries: Arc::default(),
+            web: crate::web::WebConfig::default(),
         })
     }
 
-    fn now(&self) -> ServerTime {
+    /// The same state with other dashboard settings.
+    pub fn with_web(mut self, web: crate::web::WebConfig) -> AppState {
+        self.web = web;
+        self
+    }
+
+    pub(crate) fn now(&self) -> ServerTime {
         ServerTime(self.clock.now().0)
     }
 }
@@ -72,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/dictionaries/{id}", get(dictionary))
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
+        .merge(crate::web::routes())
         .layer(CompressionLayer::new().gzip(true).zstd(true))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -1,6 +1,8 @@
 //! A report's result as a table of named columns, and its output formats: CSV (UTF-8 with a
-//! byte-order mark, so Excel in a Chinese locale opens it as UTF-8 rather than GBK) and JSON
-//! (an array of objects, one per row). Formatting never changes or drops a value.
+//! byte-order mark, so Excel in a Chinese locale opens it as UTF-8 rather than GBK), JSON
+//! (an array of objects, one per row) and xlsx (one sheet named after the report, a bold header
+//! row, numbers as numbers, written by `rust_xlsxwriter`). Formatting never changes or drops a
+//! value.
 
 use serde_json::{Map, Value};
 
@@ -21,6 +23,27 @@ pub struct Table {
 pub enum Format {
     Csv,
     Json,
+    Xlsx,
+}
+
+impl Format {
+    /// The file name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Xlsx => "xlsx",
+        }
+    }
+
+    /// The media type, for HTTP answers.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Json => "application/json",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }
+    }
 }
 
 impl std::str::FromStr for Format {
@@ -30,8 +53,8 @@ impl std::str::FromStr for Format {
         match s {
             "csv" => Ok(Format::Csv),
             "json" => Ok(Format::Json),
-            "xlsx" => Err("xlsx is not built yet; use csv (Excel opens it) or json".into()),
-            other => Err(format!("unknown format {other}; use csv or json")),
+            "xlsx" => Ok(Format::Xlsx),
+            other => Err(format!("unknown format {other:?}; use csv, json or xlsx")),
         }
     }
 }
@@ -49,11 +72,62 @@ impl Table {
         self.rows.push(row);
     }
 
-    pub fn render(&self, format: Format) -> Result<String> {
+    /// The table in `format`; `name` names the xlsx sheet (the report's name).
+    pub fn render(&self, format: Format, name: &str) -> Result<Vec<u8>> {
         match format {
-            Format::Csv => self.to_csv(),
-            Format::Json => self.to_json(),
+            Format::Csv => self.to_csv().map(String::into_bytes),
+            Format::Json => self.to_json().map(String::into_bytes),
+            Format::Xlsx => self.to_xlsx(name),
         }
+    }
+
+    /// An xlsx workbook with one sheet `name` (cut to Excel's 31 characters): a bold header
+    /// row, then one row per table row. Numbers and booleans keep their type, so Excel sums
+    /// them; nulls are empty cells; arrays and objects are written as their JSON text.
+    pub fn to_xlsx(&self, name: &str) -> Result<Vec<u8>> {
+        use rust_xlsxwriter::{Format as CellFormat, Workbook};
+        let fail = |e: rust_xlsxwriter::XlsxError| Error::Io(std::io::Error::other(e.to_string()));
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        let sheet_name: String = name
+            .chars()
+            .filter(|c| !matches!(c, '[' | ']' | ':' | '*' | '?' | '/' | '\\'))
+            .take(31)
+            .collect();
+        if !sheet_name.is_empty() {
+            sheet.set_name(&sheet_name).map_err(fail)?;
+        }
+        let bold = CellFormat::new().set_bold();
+        for (c, column) in self.columns.iter().enumerate() {
+            let c = u16::try_from(c).map_err(|_| Error::Refused("too many columns".into()))?;
+            sheet
+                .write_string_with_format(0, c, *column, &bold)
+                .map_err(fail)?;
+        }
+        for (r, row) in self.rows.iter().enumerate() {
+            let r = u32::try_from(r + 1).map_err(|_| Error::Refused("too many rows".into()))?;
+            for (c, v) in row.iter().enumerate() {
+                let c = u16::try_from(c).map_err(|_| Error::Refused("too many columns".into()))?;
+                match v {
+                    Value::Null => {}
+                    Value::Bool(b) => {
+                        sheet.write_boolean(r, c, *b).map_err(fail)?;
+                    }
+                    Value::Number(n) => match n.as_f64() {
+                        Some(f) => {
+                            sheet.write_number(r, c, f).map_err(fail)?;
+                        }
+                        None => {
+                            sheet.write_string(r, c, n.to_string()).map_err(fail)?;
+                        }
+                    },
+                    other => {
+                        sheet.write_string(r, c, cell_text(other)).map_err(fail)?;
+                    }
+                }
+            }
+        }
+        book.save_to_buffer().map_err(fail)
     }
 
     /// CSV with a header row, UTF-8 with a byte-order mark. Nulls are empty cells.

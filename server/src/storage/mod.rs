@@ -161,6 +161,37 @@ pub struct AdminLogEntry {
     pub detail: serde_json::Value,
 }
 
+/// A dashboard account (`fieldvisit-server admin-user`, see `crate::web::accounts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminUser {
+    /// The login name, unique.
+    pub name: String,
+    /// `sync-admin` or `supervisor` (see `crate::web::accounts::Role`).
+    pub role: String,
+    /// The password as an Argon2id PHC string; the password itself is never stored.
+    pub password_hash: String,
+    pub created_at: ServerTime,
+    /// Set by `admin-user disable`: the account can no longer log in.
+    pub disabled_at: Option<ServerTime>,
+    /// Failed logins since the last successful one.
+    pub failed_logins: u32,
+    /// Logins are refused until then after too many failures.
+    pub locked_until: Option<ServerTime>,
+}
+
+/// A logged-in dashboard session. Only the SHA-256 hash of its cookie token is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSession {
+    pub token_hash: [u8; 32],
+    /// The account's name.
+    pub admin: String,
+    /// The token every state-changing form of this session must carry.
+    pub csrf_token: String,
+    pub created_at: ServerTime,
+    /// The session's last request; it ends after an idle period (see `crate::web::auth`).
+    pub last_seen: ServerTime,
+}
+
 /// One database transaction. Dropping it without [`Tx::commit`] rolls it back.
 pub trait Tx {
     fn commit(self: Box<Self>) -> Result<()>;
@@ -244,6 +275,32 @@ pub trait Tx {
     fn append_admin_log(&mut self, entry: &AdminLogEntry) -> Result<u64>;
     /// The newest `limit` entries, newest first.
     fn admin_log(&mut self, limit: usize) -> Result<Vec<AdminLogEntry>>;
+
+    // ---- dashboard accounts and sessions ----
+    /// Creates an account; false (and nothing written) when the name is taken.
+    fn insert_admin_user(&mut self, user: &AdminUser) -> Result<bool>;
+    fn admin_user(&mut self, name: &str) -> Result<Option<AdminUser>>;
+    /// Every account, by name.
+    fn admin_users(&mut self) -> Result<Vec<AdminUser>>;
+    /// Disables an account and ends its sessions; false when it does not exist. An account
+    /// already disabled keeps its first `disabled_at`.
+    fn disable_admin_user(&mut self, name: &str, at: ServerTime) -> Result<bool>;
+    /// Records the failed-login counter and lockout of an account (0 and `None` after a
+    /// successful login).
+    fn set_login_failures(
+        &mut self,
+        name: &str,
+        failures: u32,
+        locked_until: Option<ServerTime>,
+    ) -> Result<()>;
+    fn insert_admin_session(&mut self, session: &AdminSession) -> Result<()>;
+    fn admin_session(&mut self, token_hash: &[u8; 32]) -> Result<Option<AdminSession>>;
+    /// Moves a session's `last_seen` to `at`.
+    fn touch_admin_session(&mut self, token_hash: &[u8; 32], at: ServerTime) -> Result<()>;
+    /// Ends a session; false when there was none.
+    fn delete_admin_session(&mut self, token_hash: &[u8; 32]) -> Result<bool>;
+    /// Ends every session last seen before `before`, and says how many.
+    fn delete_idle_admin_sessions(&mut self, before: ServerTime) -> Result<u64>;
 
     // ---- enrollment and devices ----
     fn insert_enrollment_code(

@@ -6,6 +6,9 @@
 
 #![allow(clippy::unwrap_used, dead_code)]
 
+mod admin;
+pub use admin::*;
+
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
@@ -49,7 +52,12 @@ macro_rules! conformance_suite {
             reads_see_a_snapshot,
             dictionaries,
             admin_log_is_append_only,
-            authority_secrets
+            authority_secrets,
+            admin_users_are_unique_and_listed_by_name,
+            disabling_an_admin_keeps_the_account_and_ends_its_sessions,
+            login_failures_are_counted_and_cleared,
+            admin_sessions_touch_end_and_expire,
+            a_dropped_write_creates_no_admin
         );
     };
     (@tests $with:path; $($name:ident),* $(,)?) => {

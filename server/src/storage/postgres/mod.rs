@@ -19,6 +19,7 @@
 //! its advisory-lock key is derived from the schema's name, so storages in different schemas
 //! of one database do not wait for each other.
 
+mod admin_user;
 mod journal;
 mod misc;
 mod registry;
@@ -49,8 +50,8 @@ use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, Rejection};
 pub use schema::VERSION;
 
 use super::{
-    AdminLogEntry, Conflict, DeviceRecord, FeedItem, Outcome, ServerVisit, Storage,
-    StoredDictionary, Tx,
+    AdminLogEntry, AdminSession, AdminUser, Conflict, DeviceRecord, FeedItem, Outcome, ServerVisit,
+    Storage, StoredDictionary, Tx,
 };
 use crate::error::{Error, Result};
 
@@ -494,6 +495,51 @@ impl Tx for PgTx<'_> {
 
     fn admin_log(&mut self, limit: usize) -> Result<Vec<AdminLogEntry>> {
         misc::admin_log(&mut self.conn, limit)
+    }
+
+    fn insert_admin_user(&mut self, user: &AdminUser) -> Result<bool> {
+        admin_user::insert_user(&mut self.conn, user)
+    }
+
+    fn admin_user(&mut self, name: &str) -> Result<Option<AdminUser>> {
+        admin_user::user_by_name(&mut self.conn, name)
+    }
+
+    fn admin_users(&mut self) -> Result<Vec<AdminUser>> {
+        admin_user::users(&mut self.conn)
+    }
+
+    fn disable_admin_user(&mut self, name: &str, at: ServerTime) -> Result<bool> {
+        admin_user::disable_user(&mut self.conn, name, at)
+    }
+
+    fn set_login_failures(
+        &mut self,
+        name: &str,
+        failures: u32,
+        locked_until: Option<ServerTime>,
+    ) -> Result<()> {
+        admin_user::set_failures(&mut self.conn, name, failures, locked_until)
+    }
+
+    fn insert_admin_session(&mut self, session: &AdminSession) -> Result<()> {
+        admin_user::insert_session(&mut self.conn, session)
+    }
+
+    fn admin_session(&mut self, token_hash: &[u8; 32]) -> Result<Option<AdminSession>> {
+        admin_user::session(&mut self.conn, token_hash)
+    }
+
+    fn touch_admin_session(&mut self, token_hash: &[u8; 32], at: ServerTime) -> Result<()> {
+        admin_user::touch_session(&mut self.conn, token_hash, at)
+    }
+
+    fn delete_admin_session(&mut self, token_hash: &[u8; 32]) -> Result<bool> {
+        admin_user::delete_session(&mut self.conn, token_hash)
+    }
+
+    fn delete_idle_admin_sessions(&mut self, before: ServerTime) -> Result<u64> {
+        admin_user::delete_idle_sessions(&mut self.conn, before)
     }
 
     fn insert_enrollment_code(

@@ -3,6 +3,7 @@
 //! read-only connections for concurrent reads (WAL).
 
 mod admin_log;
+mod admin_user;
 mod authority;
 mod dictionary;
 pub(crate) mod feed;
@@ -33,8 +34,8 @@ use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, RejectCode, Rejec
 pub use schema::VERSION;
 
 use super::{
-    AdminLogEntry, Conflict, DeviceRecord, FeedItem, Outcome, Revocation, ServerVisit, Storage,
-    StoredDictionary, Tx,
+    AdminLogEntry, AdminSession, AdminUser, Conflict, DeviceRecord, FeedItem, Outcome, Revocation,
+    ServerVisit, Storage, StoredDictionary, Tx,
 };
 use crate::error::{Error, Result};
 use feed::{feed_item, feed_parts};
@@ -477,6 +478,51 @@ impl Tx for SqliteTx<'_> {
 
     fn admin_log(&mut self, limit: usize) -> Result<Vec<AdminLogEntry>> {
         admin_log::newest(&self.conn, limit)
+    }
+
+    fn insert_admin_user(&mut self, user: &AdminUser) -> Result<bool> {
+        admin_user::insert_user(&self.conn, user)
+    }
+
+    fn admin_user(&mut self, name: &str) -> Result<Option<AdminUser>> {
+        admin_user::user_by_name(&self.conn, name)
+    }
+
+    fn admin_users(&mut self) -> Result<Vec<AdminUser>> {
+        admin_user::users(&self.conn)
+    }
+
+    fn disable_admin_user(&mut self, name: &str, at: ServerTime) -> Result<bool> {
+        admin_user::disable_user(&self.conn, name, at)
+    }
+
+    fn set_login_failures(
+        &mut self,
+        name: &str,
+        failures: u32,
+        locked_until: Option<ServerTime>,
+    ) -> Result<()> {
+        admin_user::set_failures(&self.conn, name, failures, locked_until)
+    }
+
+    fn insert_admin_session(&mut self, session: &AdminSession) -> Result<()> {
+        admin_user::insert_session(&self.conn, session)
+    }
+
+    fn admin_session(&mut self, token_hash: &[u8; 32]) -> Result<Option<AdminSession>> {
+        admin_user::session(&self.conn, token_hash)
+    }
+
+    fn touch_admin_session(&mut self, token_hash: &[u8; 32], at: ServerTime) -> Result<()> {
+        admin_user::touch_session(&self.conn, token_hash, at)
+    }
+
+    fn delete_admin_session(&mut self, token_hash: &[u8; 32]) -> Result<bool> {
+        admin_user::delete_session(&self.conn, token_hash)
+    }
+
+    fn delete_idle_admin_sessions(&mut self, before: ServerTime) -> Result<u64> {
+        admin_user::delete_idle_sessions(&self.conn, before)
     }
 
     fn insert_enrollment_code(

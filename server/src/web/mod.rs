@@ -1,0 +1,63 @@
+//! The web dashboard and the admin HTTP API (issue 7, item 5), served by the sync server
+//! under `/admin` and `/v1/admin`: device sync health, coverage by village, unvisited
+//! households, flagged visits and rejected operations, in Chinese and English, for logged-in
+//! admins only (docs/supervision.md, "Dashboard").
+//!
+//! - [`accounts`]: the accounts and their CLI (`admin-user add|list|disable`), Argon2id hashes.
+//! - [`auth`]: logins, sessions, CSRF tokens, lockout after failed logins.
+//! - [`pages`]: the HTML pages and the forms (login, logout, revoke a device).
+//! - [`api`]: `GET /v1/admin/reports/{name}`, the CLI's reports as CSV, JSON or xlsx.
+//! - [`html`], [`i18n`]: escaping-by-construction markup, and the one table of labels.
+
+pub mod accounts;
+pub mod api;
+pub mod auth;
+pub mod html;
+pub mod i18n;
+pub mod pages;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::http::AppState;
+
+/// How the dashboard behaves; [`WebConfig::default`] is what `serve` uses unless told
+/// otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebConfig {
+    /// Mark the session cookie `Secure` (the server is reached through a TLS proxy).
+    pub secure_cookies: bool,
+    /// A session ends after this long without a request.
+    pub session_idle_ms: i64,
+    /// Failed logins in a row that lock an account.
+    pub max_failures: u32,
+    /// How long a locked account stays locked.
+    pub lockout_ms: i64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            secure_cookies: false,
+            session_idle_ms: 8 * 3600 * 1000,
+            max_failures: 5,
+            lockout_ms: 15 * 60 * 1000,
+        }
+    }
+}
+
+/// The dashboard's and the admin API's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(pages::home))
+        .route("/admin/", get(pages::home))
+        .route("/admin/login", get(pages::login_form).post(pages::login))
+        .route("/admin/logout", post(pages::logout))
+        .route("/admin/devices", get(pages::devices))
+        .route("/admin/devices/{id}/revoke", post(pages::revoke))
+        .route("/admin/coverage", get(pages::coverage))
+        .route("/admin/unvisited", get(pages::unvisited))
+        .route("/admin/flags", get(pages::flags))
+        .route("/admin/rejected", get(pages::rejected))
+        .route("/v1/admin/reports/{name}", get(api::report))
+}

@@ -1,0 +1,457 @@
+//! The dashboard and admin API over plain HTTP (no browser): logins, sessions, CSRF, roles and
+//! the report downloads, each proved by what the server answers and what it stored.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::Cursor;
+
+use calamine::{Data, Reader, Xlsx};
+use fieldvisit_core::Error;
+use fieldvisit_server::web::WebConfig;
+use fieldvisit_tests::admin_web::{Fleet, PASSWORD, SUPERVISOR, SYNC_ADMIN, WebClient};
+
+fn fleet(seed: u64) -> Fleet {
+    Fleet::start(seed, WebConfig::default())
+}
+
+fn revoked(fleet: &Fleet, i: usize) -> bool {
+    let id = fleet.phones[i].1.device_id();
+    let mut tx = fleet.server.storage.read().unwrap();
+    tx.device(&id).unwrap().unwrap().revoked.is_some()
+}
+
+#[test]
+fn without_a_session_pages_redirect_to_login_and_the_api_answers_401() {
+    let fleet = fleet(71);
+    let mut web = WebClient::new(&fleet.server.url);
+    for path in [
+        "/admin",
+        "/admin/devices",
+        "/admin/coverage",
+        "/admin/unvisited?days=7",
+        "/admin/flags",
+        "/admin/rejected",
+    ] {
+        let a = web.get(path);
+        assert_eq!(a.status, 303, "{path}");
+        let to = a.location.unwrap();
+        assert!(to.starts_with("/admin/"), "{path} -> {to}");
+        if path != "/admin" {
+            assert_eq!(to, "/admin/login", "{path}");
+        }
+    }
+    let revoke = format!("/admin/devices/{}/revoke", fleet.phones[0].1.device_id());
+    let a = web.post(&revoke, &[("csrf", "x"), ("reason", "lost")]);
+    assert_eq!(
+        (a.status, a.location.as_deref()),
+        (303, Some("/admin/login"))
+    );
+    assert!(!revoked(&fleet, 0));
+
+    let a = web.get("/v1/admin/reports/coverage?format=json");
+    assert_eq!(a.status, 401);
+    let body: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(body["error"], "unauthorized");
+}
+
+#[test]
+fn a_wrong_password_gets_a_generic_error_and_repeated_failures_lock_the_account() {
+    let fleet = fleet(72);
+    let mut web = WebClient::new(&fleet.server.url);
+    let wrong = web.login(SUPERVISOR, "not the password at all");
+    let unknown = web.login("nobody", PASSWORD);
+    for a in [&wrong, &unknown] {
+        assert_eq!(a.status, 401);
+        assert!(a.text().contains("id=\"error\""));
+        assert!(a.set_cookies.iter().all(|c| !c.starts_with("fv_session=")));
+    }
+    // One answer for a wrong password and an unknown name.
+    let strip = |t: String| t.replace(SUPERVISOR, "").replace("nobody", "");
+    assert_eq!(strip(wrong.text()), strip(unknown.text()));
+
+    // Four more failures (five in a row) lock the account: the right password is refused too.
+    for _ in 0..4 {
+        assert_eq!(web.login(SUPERVISOR, "still wrong password").status, 401);
+    }
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 401, "locked");
+    let user = fleet
+        .server
+        .storage
+        .read()
+        .unwrap()
+        .admin_user(SUPERVISOR)
+        .unwrap()
+        .unwrap();
+    assert!(user.locked_until.is_some());
+    // Another account is not affected.
+    assert_eq!(web.login(SYNC_ADMIN, PASSWORD).status, 303);
+
+    let log = fleet.server.storage.read().unwrap().admin_log(100).unwrap();
+    let failures = log
+        .iter()
+        .filter(|e| e.action == "admin.login_failed" && e.subject == SUPERVISOR)
+        .count();
+    assert_eq!(
+        failures, 5,
+        "every failure up to the lock is logged; attempts on the locked account are not"
+    );
+    let locking = log
+        .iter()
+        .find(|e| e.action == "admin.login_failed" && e.detail["locked"] == true)
+        .unwrap();
+    assert_eq!(locking.detail["failures"], 5);
+    assert!(
+        log.iter()
+            .any(|e| e.action == "admin.login" && e.subject == SYNC_ADMIN)
+    );
+}
+
+#[test]
+fn a_lock_runs_out_and_the_right_password_works_again() {
+    let fleet = Fleet::start(
+        83,
+        WebConfig {
+            max_failures: 2,
+            lockout_ms: 1_000,
+            ..WebConfig::default()
+        },
+    );
+    let mut web = WebClient::new(&fleet.server.url);
+    for _ in 0..2 {
+        assert_eq!(web.login(SUPERVISOR, "wrong password here").status, 401);
+    }
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 401, "locked");
+    std::thread::sleep(std::time::Duration::from_millis(1_300));
+    assert_eq!(
+        web.login(SUPERVISOR, PASSWORD).status,
+        303,
+        "the lock ran out"
+    );
+    let user = fleet
+        .server
+        .storage
+        .read()
+        .unwrap()
+        .admin_user(SUPERVISOR)
+        .unwrap()
+        .unwrap();
+    assert_eq!((user.failed_logins, user.locked_until), (0, None));
+}
+
+#[test]
+fn a_login_sets_a_strict_http_only_cookie_and_logout_ends_the_session() {
+    let fleet = fleet(73);
+    let mut web = WebClient::new(&fleet.server.url);
+    let a = web.login(SUPERVISOR, PASSWORD);
+    assert_eq!(
+        (a.status, a.location.as_deref()),
+        (303, Some("/admin/devices"))
+    );
+    let session: Vec<&String> = a
+        .set_cookies
+        .iter()
+        .filter(|c| c.starts_with("fv_session="))
+        .collect();
+    assert_eq!(session.len(), 2, "one for the pages, one for the API");
+    for c in session {
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=Strict"),
+            "{c}"
+        );
+        assert!(!c.contains("Secure"), "not behind TLS: {c}");
+    }
+    assert_eq!(web.get("/admin/devices").status, 200);
+
+    // Logout needs the CSRF token too.
+    let stale = web.post("/admin/logout", &[("csrf", "forged")]);
+    assert_eq!(stale.status, 403);
+    assert_eq!(web.get("/admin/devices").status, 200, "still logged in");
+
+    let token = web.cookies["fv_session"].clone();
+    let csrf = web.csrf();
+    let out = web.post("/admin/logout", &[("csrf", &csrf)]);
+    assert_eq!(
+        (out.status, out.location.as_deref()),
+        (303, Some("/admin/login"))
+    );
+    assert!(
+        !web.cookies.contains_key("fv_session"),
+        "the cookie is cleared"
+    );
+    // The old token is dead on the server, not only forgotten by the client.
+    web.cookies.insert("fv_session".into(), token);
+    assert_eq!(web.get("/admin/devices").status, 303);
+}
+
+#[test]
+fn behind_tls_the_session_cookie_is_secure() {
+    let fleet = Fleet::start(
+        74,
+        WebConfig {
+            secure_cookies: true,
+            ..WebConfig::default()
+        },
+    );
+    let mut web = WebClient::new(&fleet.server.url);
+    let a = web.login(SUPERVISOR, PASSWORD);
+    assert!(
+        a.set_cookies
+            .iter()
+            .filter(|c| c.starts_with("fv_session="))
+            .all(|c| c.contains("; Secure"))
+    );
+}
+
+#[test]
+fn an_idle_session_expires() {
+    let fleet = Fleet::start(
+        75,
+        WebConfig {
+            session_idle_ms: 1_000,
+            ..WebConfig::default()
+        },
+    );
+    let mut web = WebClient::new(&fleet.server.url);
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 303);
+    assert_eq!(web.get("/admin/coverage").status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(1_600));
+    let a = web.get("/admin/coverage");
+    assert_eq!(
+        (a.status, a.location.as_deref()),
+        (303, Some("/admin/login"))
+    );
+}
+
+#[test]
+fn a_csrf_mismatch_is_refused_with_403_and_revokes_nothing() {
+    let fleet = fleet(76);
+    let mut web = WebClient::new(&fleet.server.url);
+    assert_eq!(web.login(SYNC_ADMIN, PASSWORD).status, 303);
+    let path = format!("/admin/devices/{}/revoke", fleet.phones[0].1.device_id());
+    for csrf in ["", "not-the-token"] {
+        let a = web.post(&path, &[("csrf", csrf), ("reason", "lost")]);
+        assert_eq!(a.status, 403, "{csrf:?}");
+        assert!(a.text().contains("CSRF"), "the page says why");
+    }
+    assert!(!revoked(&fleet, 0));
+    fleet.server.sync(&fleet.phones[0].1).unwrap();
+}
+
+#[test]
+fn a_supervisor_may_read_but_not_revoke() {
+    let fleet = fleet(77);
+    let mut web = WebClient::new(&fleet.server.url);
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 303);
+    let page = web.get("/admin/devices").text();
+    assert!(page.contains(&fleet.phones[0].1.device_id().to_string()));
+    assert!(!page.contains("/revoke"), "no revoke form for a supervisor");
+    let csrf = web.csrf();
+    let path = format!("/admin/devices/{}/revoke", fleet.phones[0].1.device_id());
+    let a = web.post(&path, &[("csrf", &csrf), ("reason", "lost")]);
+    assert_eq!(a.status, 403);
+    assert!(!revoked(&fleet, 0));
+    fleet.server.sync(&fleet.phones[0].1).unwrap();
+}
+
+#[test]
+fn a_sync_admin_revokes_a_phone_whose_next_sync_gets_401_and_the_log_names_the_admin() {
+    let fleet = fleet(78);
+    let mut web = WebClient::new(&fleet.server.url);
+    assert_eq!(web.login(SYNC_ADMIN, PASSWORD).status, 303);
+    let csrf = web.csrf();
+    let device = fleet.phones[0].1.device_id();
+    let path = format!("/admin/devices/{device}/revoke");
+    let empty = web.post(&path, &[("csrf", &csrf), ("reason", "  ")]);
+    assert_eq!(empty.status, 400, "a reason is required");
+    let a = web.post(
+        &path,
+        &[("csrf", &csrf), ("reason", "phone lost in the river")],
+    );
+    assert_eq!(
+        (a.status, a.location.as_deref()),
+        (303, Some("/admin/devices"))
+    );
+    match fleet.server.sync(&fleet.phones[0].1) {
+        Err(Error::Revoked { reason }) => assert!(reason.contains("river"), "{reason}"),
+        other => panic!("expected Revoked, got {other:?}"),
+    }
+    fleet.server.sync(&fleet.phones[1].1).unwrap();
+    let log = fleet.server.storage.read().unwrap().admin_log(10).unwrap();
+    let entry = log.iter().find(|e| e.action == "device.revoke").unwrap();
+    assert_eq!(entry.actor, SYNC_ADMIN);
+    assert_eq!(entry.subject, device.to_string());
+
+    let unknown = web.post(
+        "/admin/devices/not-a-device/revoke",
+        &[("csrf", &csrf), ("reason", "x")],
+    );
+    assert_eq!(unknown.status, 404);
+}
+
+#[test]
+fn pages_follow_the_chosen_language_and_remember_it() {
+    let fleet = fleet(79);
+    let mut web = WebClient::new(&fleet.server.url);
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 303);
+    let en = web.get("/admin/coverage?lang=en");
+    assert!(en.text().contains("Coverage by village"));
+    assert!(en.set_cookies.iter().any(|c| c.starts_with("fv_lang=en")));
+    assert!(
+        web.get("/admin/coverage")
+            .text()
+            .contains("Coverage by village")
+    );
+    let zh = web.get("/admin/coverage?lang=zh").text();
+    assert!(zh.contains("走访覆盖") && !zh.contains("Coverage by village"));
+    for name in fleet.village_names() {
+        assert!(zh.contains(&name), "village {name} on the coverage page");
+    }
+    let bad = web.get("/admin/unvisited?days=zero");
+    assert_eq!(bad.status, 400);
+}
+
+#[test]
+fn data_on_a_page_is_escaped() {
+    let fleet = fleet(80);
+    let village = fleet.server.region.households[0].village.clone();
+    let mut area = fleet
+        .server
+        .region
+        .areas
+        .iter()
+        .find(|a| a.code == village)
+        .unwrap()
+        .clone();
+    area.name = "<script>alert(1)</script>红旗".into();
+    let mut tx = fleet.server.storage.write().unwrap();
+    tx.put_record(&fieldvisit_core::domain::RegistryRecord::Area(area))
+        .unwrap();
+    tx.commit().unwrap();
+    let mut web = WebClient::new(&fleet.server.url);
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 303);
+    let page = web.get("/admin/coverage").text();
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;红旗"));
+    assert!(!page.contains("<script>"));
+}
+
+#[test]
+fn reports_download_as_csv_json_and_xlsx_with_numbers_as_numbers() {
+    let fleet = fleet(81);
+    let mut web = WebClient::new(&fleet.server.url);
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 303);
+
+    let json = web.get("/v1/admin/reports/coverage?format=json&days=7");
+    assert_eq!(json.status, 200);
+    assert!(json.content_type.starts_with("application/json"));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&json.body).unwrap();
+    let villages: Vec<&serde_json::Value> =
+        rows.iter().filter(|r| r["level"] == "village").collect();
+    assert!(!villages.is_empty());
+    let visited: u64 = villages
+        .iter()
+        .map(|r| r["visited"].as_u64().unwrap())
+        .sum();
+    assert_eq!(visited, 4, "two phones synced two visits each");
+
+    let csv = web.get("/v1/admin/reports/coverage?format=csv&days=7");
+    assert_eq!(csv.status, 200);
+    assert!(csv.content_type.starts_with("text/csv"));
+    assert!(
+        csv.text()
+            .starts_with("\u{feff}level,id,name,households,visited,share")
+    );
+
+    let xlsx = web.get("/v1/admin/reports/coverage?format=xlsx&days=7");
+    assert_eq!(xlsx.status, 200);
+    assert!(xlsx.body.starts_with(b"PK\x03\x04"), "a zip file");
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(xlsx.body.clone())).unwrap();
+    let sheet = book.worksheet_range("coverage").unwrap();
+    let header: Vec<String> = sheet
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(
+        header,
+        ["level", "id", "name", "households", "visited", "share"]
+    );
+    assert_eq!(sheet.rows().count(), rows.len() + 1);
+    for (row, json_row) in sheet.rows().skip(1).zip(&rows) {
+        match &row[4] {
+            Data::Float(n) => assert_eq!(*n, json_row["visited"].as_f64().unwrap()),
+            other => panic!("visited should be a number, got {other:?}"),
+        }
+        assert_eq!(row[2].to_string(), json_row["name"].as_str().unwrap());
+    }
+}
+
+#[test]
+fn the_report_api_names_unknown_reports_and_bad_parameters() {
+    let fleet = fleet(82);
+    let mut web = WebClient::new(&fleet.server.url);
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 303);
+    let a = web.get("/v1/admin/reports/nonsense");
+    assert_eq!(a.status, 404);
+    assert!(
+        a.text().contains("coverage"),
+        "the answer lists the reports"
+    );
+    for (query, status) in [
+        ("format=pdf", 400),
+        ("days=0", 400),
+        ("from=2026-13-01", 400),
+        ("from=2026-03-10&to=2026-03-01", 400),
+        ("limit=abc", 400),
+    ] {
+        let a = web.get(&format!("/v1/admin/reports/rejected?{query}"));
+        assert_eq!(a.status, status, "{query}: {}", a.text());
+    }
+    for name in [
+        "unvisited",
+        "visit-rate",
+        "overdue",
+        "rejected",
+        "conflicts",
+        "flags",
+    ] {
+        let a = web.get(&format!("/v1/admin/reports/{name}?format=json"));
+        assert_eq!(a.status, 200, "{name}");
+        let _: Vec<serde_json::Value> = serde_json::from_slice(&a.body).unwrap();
+    }
+}
+
+#[test]
+fn the_unvisited_page_lists_exactly_the_households_nobody_visited() {
+    let fleet = fleet(84);
+    let region = &fleet.server.region;
+    let visited: Vec<String> = fleet
+        .phones
+        .iter()
+        .flat_map(|(cadre, _)| {
+            region
+                .households_of(cadre, fieldvisit_tests::harness::today())
+                .into_iter()
+                .take(2)
+                .map(|h| h.id.to_string())
+        })
+        .collect();
+    assert_eq!(visited.len(), 4);
+    let mut web = WebClient::new(&fleet.server.url);
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 303);
+    let page = web.get("/admin/unvisited?days=7&lang=en").text();
+    assert!(page.contains("name=\"days\"") && page.contains("value=\"7\""));
+    for h in &region.households {
+        let id = h.id.to_string();
+        assert_eq!(page.contains(&id), !visited.contains(&id), "household {id}");
+    }
+    for (path, title) in [
+        ("/admin/flags", "Flagged visits"),
+        ("/admin/rejected", "Rejected operations"),
+    ] {
+        let a = web.get(path);
+        assert_eq!(a.status, 200, "{path}");
+        assert!(a.text().contains(title), "{path}");
+    }
+}
