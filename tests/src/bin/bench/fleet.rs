@@ -52,6 +52,33 @@ pub struct FleetArgs {
     /// dropped afterwards) instead of a temporary SQLite file.
     #[arg(long)]
     db: Option<String>,
+    /// Visits each phone pushes in its one sync, LOW-HIGH: a day's 1-3 by default; `14-28` is
+    /// a phone back after two weeks without signal, the ingest row of docs/benchmarks.md
+    /// (per-visit cost with the per-request cost spread over many visits).
+    #[arg(long, default_value = "1-3")]
+    visits: VisitRange,
+}
+
+/// An inclusive range of visits per phone.
+#[derive(Debug, Clone, Copy)]
+pub struct VisitRange {
+    low: usize,
+    high: usize,
+}
+
+impl std::str::FromStr for VisitRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<VisitRange, String> {
+        let bad = || format!("{s:?} is not a range of visits such as 1-3 or 14-28");
+        let (low, high) = s.split_once('-').unwrap_or((s, s));
+        let low: usize = low.trim().parse().map_err(|_| bad())?;
+        let high: usize = high.trim().parse().map_err(|_| bad())?;
+        if low == 0 || low > high || high > 500 {
+            return Err(format!("{}: between 1 and 500, low first", bad()));
+        }
+        Ok(VisitRange { low, high })
+    }
 }
 
 /// The phones' zstd level with a dictionary, as in `fieldvisit_core::sync::http`.
@@ -376,7 +403,7 @@ fn one_day(
     for phone in phones.iter_mut() {
         let households = region.households_of(&phone.cadre, day);
         let mut ops = Vec::new();
-        for _ in 0..rng.random_range(1..=3) {
+        for _ in 0..rng.random_range(args.visits.low..=args.visits.high) {
             let Some(h) = households.get(rng.random_range(0..households.len().max(1))) else {
                 break;
             };
@@ -583,14 +610,17 @@ pub fn run(
         println!(
             "{}",
             serde_json::json!({"bench": "fleet_day", "runs": runs,
+                "visits_per_phone": [args.visits.low, args.visits.high],
                 "connections": args.connections, "dictionary_bytes": dictionary.len(),
                 "training_visits": args.training_visits,
                 "rows": [plain.json("zstd"), trained.json("zstd+dictionary")]})
         );
     } else {
         println!(
-            "# fleet day: {} phones, {} connections, {}; median of {runs} runs",
+            "# fleet day: {} phones with {}-{} visits each, {} connections, {}; median of {runs} runs",
             plain.syncs,
+            args.visits.low,
+            args.visits.high,
             args.connections,
             if args.db.is_some() {
                 "PostgreSQL"
