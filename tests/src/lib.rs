@@ -3,5 +3,6 @@
 
 pub mod harness;
 pub mod proxy;
+pub mod server_process;
 pub mod sim;
 pub mod stats;
