@@ -67,7 +67,11 @@ fn the_demo_runs_its_fleet_on_postgres_and_the_admin_tools_read_it() {
 
 /// A `fieldvisit-server serve` child, its address and its log (kept open so that the child's
 /// writes never fail); killed when dropped.
-struct Serve(Child, String, BufReader<std::process::ChildStderr>);
+struct Serve {
+    child: Child,
+    address: String,
+    _log: BufReader<std::process::ChildStderr>,
+}
 
 impl Serve {
     fn start(db: &str) -> Serve {
@@ -88,15 +92,19 @@ impl Serve {
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_string();
-        Serve(child, address, stderr)
+        Serve {
+            child,
+            address,
+            _log: stderr,
+        }
     }
 
     fn health(&self) -> serde_json::Value {
-        let mut stream = std::net::TcpStream::connect(&self.1).unwrap();
+        let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
         write!(
             stream,
             "GET /v1/health HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.1
+            self.address
         )
         .unwrap();
         let mut answer = String::new();
@@ -109,8 +117,8 @@ impl Serve {
 
 impl Drop for Serve {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
