@@ -1,9 +1,9 @@
-//! The main job on the embedded backend: seed a synthetic Hulunbuir-like region, serve it,
-//! run a fleet of real device stores that enroll over HTTP, record visits offline by scanning
-//! door plates and sync in random order; then report what reached the server.
+//! The main job: seed a synthetic Hulunbuir-like region, serve it, run a fleet of real device
+//! stores that enroll over HTTP, record visits offline by scanning door plates and sync in
+//! random order; then report what reached the server. It runs on a temporary embedded database,
+//! or on the one `--db` names (a SQLite file or a PostgreSQL URL).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -34,8 +34,9 @@ pub struct DemoOptions {
     pub devices: usize,
     /// A small region (3 villages) instead of the whole city.
     pub small: bool,
-    /// The database; a fresh temporary file when `None`.
-    pub db: Option<PathBuf>,
+    /// The database: a SQLite file or a `postgres://` URL ([`crate::storage::open`]); a fresh
+    /// temporary SQLite file when `None`.
+    pub db: Option<String>,
     pub listen: SocketAddr,
     /// Devices syncing at the same time.
     pub concurrency: usize,
@@ -127,11 +128,10 @@ pub fn run(opts: &DemoOptions, runtime: &tokio::runtime::Runtime) -> Result<Demo
         RegionSpec::hulunbuir(opts.seed)
     };
     let region = Region::generate(spec);
-    let db = opts
-        .db
-        .clone()
-        .unwrap_or_else(|| dir.path().join("fieldvisit.db"));
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&db)?);
+    let storage: Arc<dyn Storage> = match &opts.db {
+        Some(db) => crate::storage::open(db)?,
+        None => Arc::new(SqliteStorage::open(dir.path().join("fieldvisit.db"))?),
+    };
     // The demo acts as its own admin, and says so in the admin log.
     let actor = crate::admin_log::Actor::new("demo")?;
     crate::admin::load_region(

@@ -77,9 +77,10 @@ enum Command {
         /// A small region (3 villages, 40 households) instead of the whole city.
         #[arg(long)]
         small: bool,
-        /// Keep the database here instead of in a temporary folder.
+        /// Keep the database here (a SQLite file, or a PostgreSQL URL
+        /// postgres://user@host:port/dbname) instead of in a temporary folder.
         #[arg(long)]
-        db: Option<PathBuf>,
+        db: Option<String>,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         #[arg(long, default_value_t = 8)]

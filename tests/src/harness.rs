@@ -255,19 +255,26 @@ impl std::fmt::Debug for RawDevice {
 impl TestServer {
     /// Enrolls a protocol-level device for `cadre` with a key made from `seed`.
     pub fn raw_device(&self, cadre: &CadreId, seed: u8) -> RawDevice {
+        RawDevice::enroll(self.storage.as_ref(), &self.transport(), cadre, seed)
+    }
+}
+
+impl RawDevice {
+    /// Enrolls a protocol-level device for `cadre` with a key made from `seed`: the code is
+    /// made in `storage` (as an admin would), the device redeems it through `transport`.
+    pub fn enroll(
+        storage: &dyn Storage,
+        transport: &dyn Transport,
+        cadre: &CadreId,
+        seed: u8,
+    ) -> RawDevice {
         use fieldvisit_core::sync::protocol::{EnrollRequest, PROTOCOL_VERSION};
         let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
         let device = fieldvisit_core::ids::DeviceId::generate(SystemClock.now());
-        let code = fieldvisit_server::enroll::create_code(
-            self.storage.as_ref(),
-            cadre,
-            now(),
-            3_600_000,
-            &admin(),
-        )
-        .expect("enrollment code");
-        let answer = self
-            .transport()
+        let code =
+            fieldvisit_server::enroll::create_code(storage, cadre, now(), 3_600_000, &admin())
+                .expect("enrollment code");
+        let answer = transport
             .enroll(&EnrollRequest {
                 protocol: PROTOCOL_VERSION,
                 code: code.code,
@@ -285,9 +292,7 @@ impl TestServer {
             hlc: fieldvisit_core::clock::Hlc::ZERO,
         }
     }
-}
 
-impl RawDevice {
     /// The next operation of this device's chain carrying `body`, signed.
     pub fn next(
         &mut self,

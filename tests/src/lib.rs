@@ -6,5 +6,6 @@ pub mod admin_web;
 pub mod browser;
 pub mod harness;
 pub mod proxy;
+pub mod server_process;
 pub mod sim;
 pub mod stats;

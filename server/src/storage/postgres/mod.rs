@@ -147,10 +147,12 @@ fn parse_config(url: &str) -> Result<Config> {
 
 impl PostgresStorage {
     /// Connects to the database at `url` (`postgres://user@host:port/dbname`), creating or
-    /// upgrading the schema in the connection's default schema (usually `public`).
+    /// upgrading the tables in the connection's current schema: `public`, unless the URL sets
+    /// another search path (`?options=-c%20search_path%3Dcounty_150700`), as
+    /// [`ScratchSchema::url`] does.
     pub fn connect(url: &str) -> Result<PostgresStorage> {
         let config = parse_config(url)?;
-        Self::open(config, "public", None)
+        Self::open(config)
     }
 
     /// Connects with every table in PostgreSQL schema `schema` (created when missing): one
@@ -165,10 +167,10 @@ impl PostgresStorage {
         let mut bootstrap = config.connect(NoTls)?;
         bootstrap.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))?;
         config.options(&format!("-c search_path={schema}"));
-        Self::open(config, schema, Some(schema))
+        Self::open(config)
     }
 
-    fn open(mut config: Config, schema: &str, named: Option<&str>) -> Result<PostgresStorage> {
+    fn open(mut config: Config) -> Result<PostgresStorage> {
         config.application_name("fieldvisit-server");
         let host = config
             .get_hosts()
@@ -179,13 +181,25 @@ impl PostgresStorage {
                 postgres::config::Host::Unix(path) => path.display().to_string(),
             })
             .unwrap_or_default();
-        let mut target = format!("{host}/{}", config.get_dbname().unwrap_or(""));
-        if let Some(schema) = named {
-            target.push('/');
-            target.push_str(schema);
-        }
-        let lock_key = lock_key(schema);
         let mut writer = Self::new_conn(&config)?;
+        // The schema the tables live in: `public` unless the URL's `options` or the role's
+        // settings set another `search_path`. Every instance on the same schema derives the
+        // same lock key, however its URL spells it.
+        let schema: Option<String> = writer
+            .client
+            .query_one("SELECT current_schema()", &[])?
+            .try_get(0)?;
+        let schema = schema.ok_or_else(|| {
+            Error::Refused(
+                "the search_path names no existing schema: create it first (CREATE SCHEMA)".into(),
+            )
+        })?;
+        let mut target = format!("{host}/{}", config.get_dbname().unwrap_or(""));
+        if schema != "public" {
+            target.push('/');
+            target.push_str(&schema);
+        }
+        let lock_key = lock_key(&schema);
         schema::migrate(&mut writer.client, lock_key)?;
         let readers = (0..READERS)
             .map(|_| Self::new_conn(&config).map(Mutex::new))
@@ -758,6 +772,28 @@ impl ScratchSchema {
     /// A storage whose tables live in this schema.
     pub fn storage(&self) -> Result<PostgresStorage> {
         PostgresStorage::connect_in_schema(&self.url, &self.name)
+    }
+
+    /// A URL naming this schema (its search path in the connection `options`), for another
+    /// process: `fieldvisit-server serve --db URL` and every command-line tool then work on
+    /// this schema's tables, under the same write lock as [`ScratchSchema::storage`]. The
+    /// schema is created first, so the URL is usable at once.
+    pub fn url(&self) -> Result<String> {
+        let config = parse_config(&self.url)?;
+        if config.get_options().is_some() {
+            return Err(Error::Refused(
+                "the base URL already sets options; a scratch schema cannot add its search path"
+                    .into(),
+            ));
+        }
+        config
+            .connect(NoTls)?
+            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", self.name))?;
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        Ok(format!(
+            "{}{sep}options=-c%20search_path%3D{}",
+            self.url, self.name
+        ))
     }
 }
 

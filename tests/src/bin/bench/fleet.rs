@@ -9,12 +9,16 @@
 //! phones holding a compression dictionary the server trained on an earlier day's visits
 //! (another seed's: other households, other words), as after `fieldvisit-server dictionary
 //! train`.
+//!
+//! On PostgreSQL (`--db postgres://…`) the day can also run on several server processes
+//! sharing the one database (`--instances 1,2`: each count in turn, side by side), as behind a
+//! load balancer: each connection talks to one instance, connection *i* to instance *i mod N*,
+//! and phones enroll through the instances in turn.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::server_process::ServerProcess;
 use ed25519_dalek::SigningKey;
 use fieldvisit_core::clock::Hlc;
 use fieldvisit_core::clock::{Clock, ServerTime, SystemClock, WallTime};
@@ -32,6 +36,7 @@ use fieldvisit_core::synth::{Region, RegionSpec};
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::postgres::ScratchSchema;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
+use fieldvisit_tests::server_process::{ServerProcess, cpu_seconds_of};
 use fieldvisit_tests::stats::{Summary, summarize};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -57,6 +62,10 @@ pub struct FleetArgs {
     /// (per-visit cost with the per-request cost spread over many visits).
     #[arg(long, default_value = "1-3")]
     visits: VisitRange,
+    /// Server processes sharing the database, as behind a load balancer; a list such as `1,2`
+    /// plays the day with each count in turn. More than one needs `--db postgres://…`.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    instances: Vec<usize>,
 }
 
 /// An inclusive range of visits per phone.
@@ -108,8 +117,9 @@ struct DayResult {
     server_cpu_s: f64,
     /// The server process's peak resident memory, setup included.
     server_rss_mib: f64,
-    /// The same visit rows inserted raw into a fresh database (`raw_insert`).
-    raw_visits_per_s: f64,
+    /// The same visit rows inserted raw into a fresh database (`raw_insert`); measured on the
+    /// embedded backend only.
+    raw_visits_per_s: Option<f64>,
 }
 
 /// A visit recorded on a phone, as the device store writes it: the visit shares its
@@ -191,23 +201,6 @@ pub(crate) fn earlier_days_dictionary(
 
 pub(crate) fn cpu_seconds() -> f64 {
     cpu_seconds_of(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
-}
-
-/// utime + stime from a `/proc/PID/stat` line, in clock ticks (100 per second on Linux).
-pub(crate) fn cpu_seconds_of(stat: &str) -> f64 {
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn pull_all(
@@ -299,6 +292,7 @@ fn sync_prepared(
 fn one_day(
     region: &Region,
     args: &FleetArgs,
+    instances: usize,
     seed: u64,
     dictionary: Option<&[u8]>,
 ) -> Result<DayResult, Box<dyn std::error::Error>> {
@@ -335,8 +329,17 @@ fn one_day(
         }
         None => None,
     };
-    let server = ServerProcess::start(&dir.path().join("fleet.db"))?;
-    let url = server.url.clone();
+    // The children open the same database the setup above wrote.
+    let db = match &schema {
+        Some(schema) => schema.url()?,
+        None => dir.path().join("fleet.db").display().to_string(),
+    };
+    let bench = std::env::current_exe()?;
+    let servers = (0..instances.max(1))
+        .map(|_| ServerProcess::start(&bench, &db))
+        .collect::<Result<Vec<_>, _>>()?;
+    let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+    let servers_cpu = || servers.iter().map(ServerProcess::cpu_seconds).sum::<f64>();
 
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let count = args
@@ -345,9 +348,13 @@ fn one_day(
         .min(region.cadres.len());
     let now = ServerTime(SystemClock.now().0);
     // Setup, not measured: enroll every phone over HTTP and pull its scope.
-    let transport = HttpTransport::new(&url)?;
+    let transports = urls
+        .iter()
+        .map(|u| HttpTransport::new(u))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut phones = Vec::with_capacity(count);
-    for cadre in region.cadres.iter().take(count) {
+    for (i, cadre) in region.cadres.iter().take(count).enumerate() {
+        let transport = &transports[i % transports.len()];
         let code = fieldvisit_server::enroll::create_code(
             storage.as_ref(),
             &cadre.id,
@@ -376,9 +383,11 @@ fn one_day(
     }
     let setup = Mutex::new(phones.iter_mut().collect::<Vec<_>>());
     std::thread::scope(|s| {
-        for _ in 0..args.connections {
-            s.spawn(|| {
-                let transport = HttpTransport::new(&url).ok();
+        for c in 0..args.connections {
+            let (setup, dictionary) = (&setup, &dictionary);
+            let url = &urls[c % urls.len()];
+            s.spawn(move || {
+                let transport = HttpTransport::new(url).ok();
                 if let (Some(t), Some(d)) = (&transport, &dictionary) {
                     let _ = t.use_dictionary(Some(d.bytes()));
                 }
@@ -432,12 +441,15 @@ fn one_day(
     let totals = Mutex::new((0usize, 0u64, 0u64));
     let failures = AtomicUsize::new(0);
     let cpu_before = cpu_seconds();
-    let server_cpu_before = server.cpu_seconds();
+    let server_cpu_before = servers_cpu();
     let started = Instant::now();
     std::thread::scope(|s| {
-        for _ in 0..args.connections {
-            s.spawn(|| {
-                let transport = HttpTransport::new(&url).ok();
+        for c in 0..args.connections {
+            let (queue, dictionary, latencies, totals, failures) =
+                (&queue, &dictionary, &latencies, &totals, &failures);
+            let url = &urls[c % urls.len()];
+            s.spawn(move || {
+                let transport = HttpTransport::new(url).ok();
                 if let (Some(t), Some(d)) = (&transport, &dictionary) {
                     let _ = t.use_dictionary(Some(d.bytes()));
                 }
@@ -448,8 +460,7 @@ fn one_day(
                         break;
                     };
                     let t = Instant::now();
-                    match sync_prepared(transport, &client, &url, phone, body, dictionary.as_ref())
-                    {
+                    match sync_prepared(transport, &client, url, phone, body, dictionary.as_ref()) {
                         Ok((requests, up, down)) => {
                             if let Ok(mut l) = latencies.lock() {
                                 l.push(t.elapsed());
@@ -471,8 +482,8 @@ fn one_day(
     });
     let wall = started.elapsed();
     let cpu_s = cpu_seconds() - cpu_before;
-    let server_cpu_s = server.cpu_seconds() - server_cpu_before;
-    let server_rss_mib = server.peak_rss_mib();
+    let server_cpu_s = servers_cpu() - server_cpu_before;
+    let server_rss_mib = servers.iter().map(ServerProcess::peak_rss_mib).sum();
     if failures.load(Ordering::Relaxed) > 0 {
         return Err(format!("{} phones failed to sync", failures.load(Ordering::Relaxed)).into());
     }
@@ -482,12 +493,18 @@ fn one_day(
     if stored != visits {
         return Err(format!("{visits} visits pushed but {stored} stored").into());
     }
-    drop(server);
+    drop(servers);
     // The physical limit, on this run's own rows: a fresh database of the same schema.
-    let raw_target = dir.path().join("raw.db");
-    drop(SqliteStorage::open(&raw_target)?);
-    let raw_visits_per_s =
-        super::raw_insert::visits_per_second(&dir.path().join("fleet.db"), &raw_target)?;
+    let raw_visits_per_s = if schema.is_none() {
+        let raw_target = dir.path().join("raw.db");
+        drop(SqliteStorage::open(&raw_target)?);
+        Some(super::raw_insert::visits_per_second(
+            &dir.path().join("fleet.db"),
+            &raw_target,
+        )?)
+    } else {
+        None
+    };
     Ok(DayResult {
         wall,
         latency: summarize(&latencies),
@@ -521,13 +538,14 @@ struct Row {
     cpu: f64,
     server_cpu: f64,
     server_rss: f64,
-    raw_per_s: f64,
+    raw_per_s: Option<f64>,
     syncs: usize,
 }
 
 impl Row {
     fn of(results: &[DayResult]) -> Row {
         let m = |f: &dyn Fn(&DayResult) -> f64| median(results.iter().map(f).collect());
+        let raw: Option<Vec<f64>> = results.iter().map(|r| r.raw_visits_per_s).collect();
         Row {
             wall: m(&|r| r.wall.as_secs_f64()),
             syncs_per_s: m(&|r| r.syncs as f64 / r.wall.as_secs_f64()),
@@ -540,24 +558,25 @@ impl Row {
             cpu: m(&|r| r.cpu_s),
             server_cpu: m(&|r| r.server_cpu_s),
             server_rss: m(&|r| r.server_rss_mib),
-            raw_per_s: m(&|r| r.raw_visits_per_s),
+            raw_per_s: raw.filter(|v| !v.is_empty()).map(median),
             syncs: results.first().map(|r| r.syncs).unwrap_or(0),
         }
     }
 
-    fn json(&self, mode: &str) -> serde_json::Value {
-        serde_json::json!({"compression": mode, "phones": self.syncs, "wall_s": self.wall,
-            "syncs_per_s": self.syncs_per_s, "visits_per_s": self.visits_per_s,
-            "p50_ms": self.p50, "p99_ms": self.p99, "bytes_up_per_visit": self.up,
-            "bytes_down_per_sync": self.down, "requests_per_sync": self.reqs,
-            "phones_cpu_s": self.cpu, "server_cpu_s": self.server_cpu,
-            "server_peak_rss_mib": self.server_rss, "raw_insert_visits_per_s": self.raw_per_s,
-            "ingest_over_raw": self.visits_per_s / self.raw_per_s})
+    fn json(&self, mode: &str, instances: usize) -> serde_json::Value {
+        serde_json::json!({"compression": mode, "instances": instances, "phones": self.syncs,
+            "wall_s": self.wall, "syncs_per_s": self.syncs_per_s,
+            "visits_per_s": self.visits_per_s, "p50_ms": self.p50, "p99_ms": self.p99,
+            "bytes_up_per_visit": self.up, "bytes_down_per_sync": self.down,
+            "requests_per_sync": self.reqs, "phones_cpu_s": self.cpu,
+            "server_cpu_s": self.server_cpu, "server_peak_rss_mib": self.server_rss,
+            "raw_insert_visits_per_s": self.raw_per_s,
+            "ingest_over_raw": self.raw_per_s.map(|raw| self.visits_per_s / raw)})
     }
 
-    fn print(&self, mode: &str) {
+    fn print(&self, label: &str, width: usize) {
         println!(
-            "{mode:<18} {:>7.2} s {:>8.0} {:>9.0} {:>8.1} {:>8.1} {:>9.0} {:>9.0} {:>8.2} {:>8.1} {:>9.1} {:>9.0}",
+            "{label:<width$} {:>7.2} s {:>8.0} {:>9.0} {:>8.1} {:>8.1} {:>9.0} {:>9.0} {:>8.2} {:>8.1} {:>9.1} {:>9.0}",
             self.wall,
             self.syncs_per_s,
             self.visits_per_s,
@@ -573,95 +592,142 @@ impl Row {
     }
 }
 
+/// The instance counts to play the day with: each at least one, and more than one only on
+/// PostgreSQL (an embedded database file has one server).
+fn instance_counts(args: &FleetArgs) -> Result<Vec<usize>, String> {
+    if args.instances.is_empty() || args.instances.contains(&0) {
+        return Err("--instances takes counts of at least 1, such as 1,2".into());
+    }
+    if args.instances.iter().any(|&n| n > 1) && args.db.is_none() {
+        return Err("more than one instance needs a shared database: add --db postgres://…".into());
+    }
+    Ok(args.instances.clone())
+}
+
 pub fn run(
     args: &FleetArgs,
     runs: usize,
     seed: u64,
     json: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let counts = instance_counts(args)?;
     let region = Region::generate(RegionSpec::hulunbuir(seed));
     let dictionary = earlier_days_dictionary(seed, args.training_visits)?;
-    let (mut plain, mut trained) = (Vec::new(), Vec::new());
+    let modes = [
+        ("plain zstd", None),
+        ("zstd + dictionary", Some(dictionary.as_slice())),
+    ];
+    // results[count index][mode index]: the days of one row.
+    let mut results: Vec<[Vec<DayResult>; 2]> = counts.iter().map(|_| Default::default()).collect();
     for run in 0..runs {
-        for (mode, dict, results) in [
-            ("plain zstd", None, &mut plain),
-            (
-                "zstd + dictionary",
-                Some(dictionary.as_slice()),
-                &mut trained,
-            ),
-        ] {
-            let r = one_day(&region, args, seed + run as u64, dict)?;
-            eprintln!(
-                "run {run} {mode}: {} syncs, {} visits in {:.2} s; p50 {:.1} ms p99 {:.1} ms; \
-                 {:.0} B up/visit",
-                r.syncs,
-                r.visits,
-                r.wall.as_secs_f64(),
-                r.latency.p50_us / 1000.0,
-                r.latency.p99_us / 1000.0,
-                r.bytes_up as f64 / r.visits as f64
-            );
-            results.push(r);
+        for (slot, &instances) in results.iter_mut().zip(&counts) {
+            for ((mode, dict), days) in modes.iter().zip(slot.iter_mut()) {
+                let r = one_day(&region, args, instances, seed + run as u64, *dict)?;
+                eprintln!(
+                    "run {run}, {instances} instance(s), {mode}: {} syncs, {} visits in {:.2} s; \
+                     p50 {:.1} ms p99 {:.1} ms; {:.0} B up/visit",
+                    r.syncs,
+                    r.visits,
+                    r.wall.as_secs_f64(),
+                    r.latency.p50_us / 1000.0,
+                    r.latency.p99_us / 1000.0,
+                    r.bytes_up as f64 / r.visits as f64
+                );
+                days.push(r);
+            }
         }
     }
-    let (plain, trained) = (Row::of(&plain), Row::of(&trained));
+    let labelled = counts.len() > 1 || counts.first() != Some(&1);
+    let rows: Vec<(usize, &str, String, Row)> = results
+        .iter()
+        .zip(&counts)
+        .flat_map(|(slot, &n)| {
+            modes.iter().zip(slot).map(move |((mode, _), days)| {
+                let label = if labelled {
+                    format!("{n} instance{}, {mode}", if n == 1 { "" } else { "s" })
+                } else {
+                    (*mode).to_string()
+                };
+                (n, *mode, label, Row::of(days))
+            })
+        })
+        .collect();
     if json {
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(n, mode, _, row)| {
+                row.json(
+                    if mode.contains("dictionary") {
+                        "zstd+dictionary"
+                    } else {
+                        "zstd"
+                    },
+                    *n,
+                )
+            })
+            .collect();
         println!(
             "{}",
             serde_json::json!({"bench": "fleet_day", "runs": runs,
                 "visits_per_phone": [args.visits.low, args.visits.high],
                 "connections": args.connections, "dictionary_bytes": dictionary.len(),
-                "training_visits": args.training_visits,
-                "rows": [plain.json("zstd"), trained.json("zstd+dictionary")]})
+                "training_visits": args.training_visits, "rows": rows})
         );
-    } else {
-        println!(
-            "# fleet day: {} phones with {}-{} visits each, {} connections, {}; median of {runs} runs",
-            plain.syncs,
-            args.visits.low,
-            args.visits.high,
-            args.connections,
-            if args.db.is_some() {
-                "PostgreSQL"
-            } else {
-                "embedded SQLite"
-            }
-        );
-        println!(
-            "# dictionary: {} bytes, trained on {} visits of another seed's region",
-            dictionary.len(),
-            args.training_visits
-        );
-        println!(
-            "{:<18} {:>9} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9}",
-            "bodies",
-            "wall",
-            "syncs/s",
-            "visits/s",
-            "p50 ms",
-            "p99 ms",
-            "B up/vis",
-            "B dn/sync",
-            "req/sync",
-            "phone s",
-            "server s",
-            "srv MiB"
-        );
-        plain.print("plain zstd");
-        trained.print("zstd + dictionary");
-        println!(
-            "bytes up per visit, dictionary / plain: {:.2}; bytes down per sync: {:.2}",
-            trained.up / plain.up,
-            trained.down / plain.down
-        );
-        for (mode, row) in [("plain zstd", &plain), ("zstd + dictionary", &trained)] {
+        return Ok(());
+    }
+    println!(
+        "# fleet day: {} phones with {}-{} visits each, {} connections, {}; median of {runs} runs",
+        rows.first().map_or(0, |r| r.3.syncs),
+        args.visits.low,
+        args.visits.high,
+        args.connections,
+        if args.db.is_some() {
+            "PostgreSQL"
+        } else {
+            "embedded SQLite"
+        }
+    );
+    println!(
+        "# dictionary: {} bytes, trained on {} visits of another seed's region",
+        dictionary.len(),
+        args.training_visits
+    );
+    let width = rows.iter().map(|r| r.2.len()).max().unwrap_or(0).max(6);
+    println!(
+        "{:<width$} {:>9} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9}",
+        "bodies",
+        "wall",
+        "syncs/s",
+        "visits/s",
+        "p50 ms",
+        "p99 ms",
+        "B up/vis",
+        "B dn/sync",
+        "req/sync",
+        "phone s",
+        "server s",
+        "srv MiB"
+    );
+    for (_, _, label, row) in &rows {
+        row.print(label, width);
+    }
+    for pair in rows.chunks(2) {
+        if let [(n, _, _, plain), (_, _, _, trained)] = pair {
             println!(
-                "ingest ({mode}): {:.0} visits/s through /v1/sync vs {:.0} visits/s raw insert \
-                 of the same rows: {:.1}%",
+                "{n} instance(s): bytes up per visit, dictionary / plain: {:.2}; \
+                 bytes down per sync: {:.2}",
+                trained.up / plain.up,
+                trained.down / plain.down
+            );
+        }
+    }
+    for (_, _, label, row) in &rows {
+        if let Some(raw) = row.raw_per_s {
+            println!(
+                "ingest ({label}): {:.0} visits/s through /v1/sync vs {raw:.0} visits/s raw \
+                 insert of the same rows: {:.1}%",
                 row.visits_per_s,
-                row.raw_per_s,
-                100.0 * row.visits_per_s / row.raw_per_s
+                100.0 * row.visits_per_s / raw
             );
         }
     }

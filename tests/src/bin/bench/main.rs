@@ -24,7 +24,6 @@ mod first_sync;
 mod fleet;
 mod peer;
 mod raw_insert;
-mod server_process;
 
 /// Visits `record_visit` is timed on per run, by default.
 const DEVICE_VISITS: usize = 2000;
@@ -68,12 +67,13 @@ enum What {
         #[command(flatten)]
         peer: peer::PeerArgs,
     },
-    /// (Internal) the server under benchmark, in its own process: serves `--db` on an
+    /// (Internal) the server under benchmark or test, in its own process: serves `--db` on an
     /// ephemeral port, prints its address, and stops when its standard input closes.
     #[command(hide = true)]
     ServeDb {
+        /// A SQLite file or a PostgreSQL URL, as `fieldvisit-server serve --db` takes.
         #[arg(long)]
-        db: std::path::PathBuf,
+        db: String,
     },
 }
 
@@ -334,6 +334,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             first_sync::run(&first, cli.runs, cli.seed, cli.json)?;
             peer::run(peer, cli.runs, cli.seed, cli.json)
         }
-        What::ServeDb { db } => server_process::serve(db),
+        What::ServeDb { db } => fieldvisit_tests::server_process::serve(db),
     }
 }

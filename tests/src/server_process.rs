@@ -1,8 +1,12 @@
-//! The server under benchmark in a process of its own, so that its CPU time and peak memory
-//! are its own and not the simulated phones'. The bench binary re-runs itself as
-//! `bench serve-db --db FILE`, which serves the embedded database on an ephemeral port,
-//! prints the address, and exits when its standard input closes (so it never outlives the
-//! benchmark, even one that is killed).
+//! A sync server in a process of its own: for benchmarks, so that its CPU time and peak
+//! memory are its own and not the simulated phones'; for the multi-instance tests, so that
+//! several servers share nothing but their database.
+//!
+//! The child is the `bench` binary re-run as `bench serve-db --db DB`: it opens `DB` with
+//! [`fieldvisit_server::storage::open`] (a SQLite file or a `postgres://` URL, exactly as
+//! `fieldvisit-server serve --db` does), serves it on an ephemeral port of 127.0.0.1, prints the
+//! address on its first line of output, and exits when its standard input closes, so it never
+//! outlives its parent, even one that is killed.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -11,13 +15,12 @@ use std::sync::Arc;
 
 use fieldvisit_core::clock::SystemClock;
 use fieldvisit_server::http::AppState;
-use fieldvisit_server::storage::sqlite::SqliteStorage;
 
 type BoxError = Box<dyn std::error::Error>;
 
 /// `bench serve-db`: the child's side.
-pub fn serve(db: &Path) -> Result<(), BoxError> {
-    let storage = Arc::new(SqliteStorage::open(db)?);
+pub fn serve(db: &str) -> Result<(), BoxError> {
+    let storage = fieldvisit_server::storage::open(db)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -41,15 +44,26 @@ pub fn serve(db: &Path) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The parent's handle on a server child process.
+/// The parent's handle on a server child process; dropping it stops the child.
 pub struct ServerProcess {
     child: Child,
     pub url: String,
 }
 
+impl std::fmt::Debug for ServerProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerProcess")
+            .field("pid", &self.child.id())
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
 impl ServerProcess {
-    pub fn start(db: &Path) -> Result<ServerProcess, BoxError> {
-        let mut child = Command::new(std::env::current_exe()?)
+    /// Starts `bench serve-db --db DB`, `bench` being the executable at `bench`, and waits
+    /// until it listens.
+    pub fn start(bench: &Path, db: &str) -> Result<ServerProcess, BoxError> {
+        let mut child = Command::new(bench)
             .arg("serve-db")
             .arg("--db")
             .arg(db)
@@ -63,9 +77,15 @@ impl ServerProcess {
         let url = line.trim().to_string();
         if !url.starts_with("http://") {
             let _ = child.kill();
+            let _ = child.wait();
             return Err(format!("the server process did not start: {line:?}").into());
         }
         Ok(ServerProcess { child, url })
+    }
+
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 
     fn proc_file(&self, name: &str) -> String {
@@ -74,7 +94,7 @@ impl ServerProcess {
 
     /// User and system CPU seconds the server has used so far.
     pub fn cpu_seconds(&self) -> f64 {
-        super::fleet::cpu_seconds_of(&self.proc_file("stat"))
+        cpu_seconds_of(&self.proc_file("stat"))
     }
 
     /// The server's peak resident memory so far (VmHWM), in MiB.
@@ -94,4 +114,21 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// utime + stime from a `/proc/PID/stat` line, in clock ticks (100 per second on Linux).
+pub fn cpu_seconds_of(stat: &str) -> f64 {
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
