@@ -6,6 +6,9 @@
 
 #![allow(clippy::unwrap_used, dead_code)]
 
+mod photos;
+pub use photos::*;
+
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
@@ -49,7 +52,11 @@ macro_rules! conformance_suite {
             reads_see_a_snapshot,
             dictionaries,
             admin_log_is_append_only,
-            authority_secrets
+            authority_secrets,
+            photo_links_are_idempotent_and_listed_by_visit,
+            photo_chunks_are_replaced_listed_and_taken,
+            photos_are_stored_once_per_hash,
+            dropped_photo_writes_leave_nothing
         );
     };
     (@tests $with:path; $($name:ident),* $(,)?) => {

@@ -22,8 +22,9 @@ use fieldvisit_core::domain::codelist;
 
 use crate::error::{Error, Result};
 
-/// Versions: 1 the first PostgreSQL release (equal in content to the embedded schema 3).
-pub const VERSION: u32 = 1;
+/// Versions: 1 the first PostgreSQL release (equal in content to the embedded schema 3);
+/// 2 visit photos.
+pub const VERSION: u32 = 2;
 
 const REGISTRY: &str = r#"
 CREATE TABLE code_list (
@@ -287,6 +288,7 @@ CREATE TABLE schema_version (
 fn create(client: &mut Client) -> Result<()> {
     client.batch_execute(REGISTRY)?;
     client.batch_execute(SERVER)?;
+    client.batch_execute(super::photos::SCHEMA)?;
     let insert = client.prepare(
         "INSERT INTO code_list (list, code, label_zh, label_en, parent)
          VALUES ($1, $2, $3, $4, $5)",
@@ -305,10 +307,14 @@ fn create(client: &mut Client) -> Result<()> {
 }
 
 /// One arm per step, `from => ...` upgrading to `from + 1`. Old steps are never edited.
-fn upgrade_from(_client: &mut Client, from: u32) -> Result<()> {
-    Err(Error::Corrupt(format!(
-        "no upgrade step from PostgreSQL schema {from}"
-    )))
+fn upgrade_from(client: &mut Client, from: u32) -> Result<()> {
+    match from {
+        // Visit photos.
+        1 => Ok(client.batch_execute(super::photos::SCHEMA)?),
+        _ => Err(Error::Corrupt(format!(
+            "no upgrade step from PostgreSQL schema {from}"
+        ))),
+    }
 }
 
 /// The version stored in the current schema (0 when it has no tables yet).
