@@ -398,3 +398,38 @@ pub(super) fn link(tx: &Transaction<'_>, visit: VisitId, photos: &[PhotoRef]) ->
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_full_disk_refuses_the_photo_and_keeps_everything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("device.db")).unwrap();
+        let at = WallTime(store.now().0 - 1000);
+        let small = vec![1u8; 10_000];
+        let first = store
+            .add_photo(&small, PhotoSource::Camera, at, None)
+            .unwrap();
+        // The disk fills up: the file may grow by a few pages only.
+        {
+            let mut guard = super::super::lock(&store.writer);
+            let conn = guard.as_mut().unwrap();
+            let pages: i64 = conn
+                .query_row("PRAGMA page_count", [], |r| r.get(0))
+                .unwrap();
+            conn.pragma_update(None, "max_page_count", pages + 4)
+                .unwrap();
+        }
+        let err = store
+            .add_photo(&vec![2u8; 1_000_000], PhotoSource::Camera, at, None)
+            .unwrap_err();
+        assert!(matches!(err, Error::StorageFull), "{err}");
+        let photos = store.photos().unwrap();
+        assert_eq!(photos.len(), 1, "nothing half-written");
+        assert_eq!(store.photo_bytes(&first.sha256).unwrap().unwrap(), small);
+    }
+}
