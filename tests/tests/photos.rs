@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use fieldvisit_core::Store;
@@ -268,7 +268,7 @@ fn a_cut_retried_within_the_sync_costs_one_chunk() {
 fn uploads_through_a_link_that_cuts_bodies_mid_stream_complete_with_the_right_hash() {
     let server = TestServer::start(63);
     let upstream = server.url.trim_start_matches("http://").parse().unwrap();
-    let proxy = FaultProxy::start(upstream, 63, 0.3).unwrap();
+    let proxy = FaultProxy::start(upstream, 63, 0.5).unwrap();
     let cadre = assisting(&server, 0);
     let h = first_household(&server, &cadre);
     let phone = server.device(&cadre);
