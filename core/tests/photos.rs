@@ -115,7 +115,12 @@ fn record_with(f: &Fixture, photos: &[String]) -> Result<VisitRecord, Error> {
 
 fn add(store: &Store, bytes: &[u8]) -> String {
     store
-        .add_photo(bytes, PhotoSource::Camera, WallTime(T0 - 60_000), Some(b"thumb"))
+        .add_photo(
+            bytes,
+            PhotoSource::Camera,
+            WallTime(T0 - 60_000),
+            Some(b"thumb"),
+        )
         .unwrap()
         .sha256
 }
@@ -168,7 +173,13 @@ fn an_oversized_photo_is_refused_with_its_size_and_nothing_is_stored() {
         )
         .unwrap_err();
     assert!(
-        matches!(err, Error::PhotoTooLarge { size: 100_001, max: 100_000 }),
+        matches!(
+            err,
+            Error::PhotoTooLarge {
+                size: 100_001,
+                max: 100_000
+            }
+        ),
         "{err}"
     );
     assert!(f.store.photos().unwrap().is_empty());
@@ -188,15 +199,13 @@ fn a_visit_naming_an_unknown_photo_is_refused_and_not_recorded() {
     let f = fixture("c-1");
     let unknown = sha256_hex(b"never added");
     let err = record_with(&f, &[unknown.clone()]).unwrap_err();
-    assert!(matches!(&err, Error::UnknownPhoto(h) if *h == unknown), "{err}");
+    assert!(
+        matches!(&err, Error::UnknownPhoto(h) if *h == unknown),
+        "{err}"
+    );
     let err = record_with(&f, &["not-a-hash".into()]).unwrap_err();
     assert!(matches!(err, Error::Invalid(_)), "{err}");
-    assert!(
-        f.store
-            .visits_for(&f.households[0].id)
-            .unwrap()
-            .is_empty()
-    );
+    assert!(f.store.visits_for(&f.households[0].id).unwrap().is_empty());
     assert!(f.store.operations(0, usize::MAX).unwrap().is_empty());
 }
 

@@ -123,12 +123,7 @@ impl FieldvisitStore {
 
     /// Every photo on the phone, newest first.
     pub fn photos(&self) -> Result<Vec<PhotoRecord>> {
-        Ok(self
-            .core()
-            .photos()?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        Ok(self.core().photos()?.into_iter().map(Into::into).collect())
     }
 
     /// The photos a visit names, in its order, with their upload state.

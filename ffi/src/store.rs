@@ -323,8 +323,8 @@ impl FieldvisitStore {
         tokio::task::spawn_blocking(move || {
             sync_blocking(&store, PhotoSync::default(), NetworkKind::default())
         })
-            .await
-            .map_err(|_| FieldvisitError::internal("the sync task stopped unexpectedly"))?
+        .await
+        .map_err(|_| FieldvisitError::internal("the sync task stopped unexpectedly"))?
     }
 }
 

@@ -222,7 +222,12 @@ fn a_photo_added_and_named_by_a_visit_reaches_the_server_after_the_visit() {
     let store = scenario.work.path().join("photos.db");
     json(
         &store,
-        &["enroll", "--no-sync", &scenario.server.url, &scenario.code()],
+        &[
+            "enroll",
+            "--no-sync",
+            &scenario.server.url,
+            &scenario.code(),
+        ],
     );
     json(&store, &["sync"]);
     let file = scenario.work.path().join("door.jpg");
@@ -253,7 +258,11 @@ fn a_photo_added_and_named_by_a_visit_reaches_the_server_after_the_visit() {
     let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
     let out = fieldvisit(&store, &refused);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("no photo with hash"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no photo with hash"),
+        "{}",
+        stderr(&out)
+    );
 
     let args = visit_args(&sha);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -264,9 +273,15 @@ fn a_photo_added_and_named_by_a_visit_reaches_the_server_after_the_visit() {
 
     let report = json(&store, &["sync", "--photos", "unmetered-only"]);
     assert_eq!(report["acknowledged"], 1);
-    assert_eq!(report["photos_uploaded"], 0, "a metered network holds photos back");
+    assert_eq!(
+        report["photos_uploaded"], 0,
+        "a metered network holds photos back"
+    );
     assert_eq!(report["photos_pending"], 1);
-    let report = json(&store, &["sync", "--photos", "unmetered-only", "--unmetered"]);
+    let report = json(
+        &store,
+        &["sync", "--photos", "unmetered-only", "--unmetered"],
+    );
     assert_eq!(report["photos_uploaded"], 1);
     assert_eq!(report["photo_bytes_up"], 200_000);
 

@@ -16,7 +16,7 @@ use fieldvisit_core::domain::photo::{
     CHUNK_BYTES, ExifFacts, MAX_PHOTO_BYTES, PhotoRef, PhotoSource, chunk_count, chunk_len,
     sha256_hex,
 };
-use fieldvisit_core::domain::visit::{IdentifiedBy, Identification, VisitRecord};
+use fieldvisit_core::domain::visit::{Identification, IdentifiedBy, VisitRecord};
 use fieldvisit_core::ids::{CadreId, VisitId};
 use fieldvisit_core::journal::OpBody;
 use fieldvisit_core::sync::http::HttpTransport;
@@ -217,10 +217,7 @@ fn an_upload_cut_at_a_random_chunk_resumes_and_resends_at_most_that_chunk() {
 
         // The cut ends this sync (one attempt per call); the visit is already on the server.
         let err = fieldvisit_core::sync::sync(&phone, &link, &one_attempt()).unwrap_err();
-        assert!(
-            matches!(err, fieldvisit_core::Error::Offline(_)),
-            "{err}"
-        );
+        assert!(matches!(err, fieldvisit_core::Error::Offline(_)), "{err}");
         assert!(phone.unsynced().unwrap().is_empty(), "visits went first");
         assert!(phone.photo_bytes(&sha).unwrap().is_some(), "nothing pruned");
         assert_eq!(stored(&server, &sha), None);
@@ -308,10 +305,7 @@ fn a_photo_named_by_two_visits_is_stored_and_sent_once() {
     assert_eq!(add(&p2, &bytes), sha);
     let v1 = visit_with(&server, &p1, &h1, 1, &[sha.clone()]);
     let first = server.sync(&p1).unwrap();
-    assert_eq!(
-        (first.photos_uploaded, first.photo_bytes_up),
-        (1, 300_000)
-    );
+    assert_eq!((first.photos_uploaded, first.photo_bytes_up), (1, 300_000));
     let v2 = visit_with(&server, &p2, &h2, 2, &[sha.clone()]);
     let second = server.sync(&p2).unwrap();
     assert_eq!(

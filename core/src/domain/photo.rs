@@ -136,8 +136,7 @@ pub fn chunk_len(size: u64, index: u32) -> u64 {
 /// reads). A picture without EXIF, or with a block that cannot be read, simply has no facts:
 /// its absence is itself visible to supervisors.
 pub fn read_exif(bytes: &[u8]) -> ExifFacts {
-    let Ok(exif) = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes))
-    else {
+    let Ok(exif) = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes)) else {
         return ExifFacts::default();
     };
     ExifFacts {
@@ -157,11 +156,8 @@ fn exif_time(exif: &exif::Exif) -> Option<WallTime> {
     let raw = ascii(exif, exif::Tag::DateTimeOriginal)?;
     let t = exif::DateTime::from_ascii(&raw).ok()?;
     let date = NaiveDate::from_ymd_opt(i32::from(t.year), u32::from(t.month), u32::from(t.day))?;
-    let local: NaiveDateTime = date.and_hms_opt(
-        u32::from(t.hour),
-        u32::from(t.minute),
-        u32::from(t.second),
-    )?;
+    let local: NaiveDateTime =
+        date.and_hms_opt(u32::from(t.hour), u32::from(t.minute), u32::from(t.second))?;
     let offset_s = ascii(exif, exif::Tag::OffsetTimeOriginal)
         .and_then(|o| parse_offset(&o))
         .unwrap_or(DEFAULT_EXIF_OFFSET_S);
@@ -184,8 +180,18 @@ fn parse_offset(raw: &[u8]) -> Option<i32> {
 }
 
 fn exif_location(exif: &exif::Exif) -> Option<GeoPoint> {
-    let lat = degrees(exif, exif::Tag::GPSLatitude, exif::Tag::GPSLatitudeRef, b'S')?;
-    let lon = degrees(exif, exif::Tag::GPSLongitude, exif::Tag::GPSLongitudeRef, b'W')?;
+    let lat = degrees(
+        exif,
+        exif::Tag::GPSLatitude,
+        exif::Tag::GPSLatitudeRef,
+        b'S',
+    )?;
+    let lon = degrees(
+        exif,
+        exif::Tag::GPSLongitude,
+        exif::Tag::GPSLongitudeRef,
+        b'W',
+    )?;
     let point = GeoPoint { lat, lon };
     point.validate("exif.location").ok()?;
     Some(point)

@@ -165,9 +165,11 @@ fn collect(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec
 }
 
 fn photo_on(conn: &Connection, sha256: &str) -> Result<Option<PhotoInfo>> {
-    Ok(collect(conn, &format!("{SELECT} WHERE p.sha256 = ?1"), [sha256])?
-        .into_iter()
-        .next())
+    Ok(
+        collect(conn, &format!("{SELECT} WHERE p.sha256 = ?1"), [sha256])?
+            .into_iter()
+            .next(),
+    )
 }
 
 impl Store {
@@ -328,9 +330,7 @@ impl Store {
                   WHERE j.state = 'synced' AND p.uploaded_at IS NULL AND p.data IS NOT NULL
                   ORDER BY p.added_at, p.sha256",
             )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
             let mut out = Vec::new();
             for row in rows {
                 let (sha, size) = row?;

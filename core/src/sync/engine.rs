@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::photos::{NetworkKind, PhotoStatus, PhotoSync};
 use super::protocol::{
     DEFAULT_PAGE_BYTES, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, PROTOCOL_VERSION,
     PushProblem, SyncRequest, SyncResponse,
 };
-use super::photos::{NetworkKind, PhotoStatus, PhotoSync};
 use crate::clock::ServerTime;
 use crate::error::{Error, Result};
 use crate::store::{Enrollment, Identity, Store};

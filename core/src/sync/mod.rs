@@ -10,8 +10,8 @@ pub mod http;
 pub mod photos;
 pub mod protocol;
 
-pub use photos::{NetworkKind, PhotoStatus, PhotoSync};
 pub use engine::{
     Exchange, RetryPolicy, Sleeper, SyncOptions, SyncReport, ThreadSleeper, Transport,
     TransportError, enroll, sync,
 };
+pub use photos::{NetworkKind, PhotoStatus, PhotoSync};

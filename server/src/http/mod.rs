@@ -288,14 +288,7 @@ async fn photo_chunk(
     })?;
     let now = state.now();
     let status = blocking(move || {
-        crate::photos::put_chunk(
-            state.storage.as_ref(),
-            &device,
-            &sha256,
-            index,
-            &bytes,
-            now,
-        )
+        crate::photos::put_chunk(state.storage.as_ref(), &device, &sha256, index, &bytes, now)
     })
     .await?;
     Ok(Json(status).into_response())

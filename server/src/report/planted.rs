@@ -17,9 +17,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use fieldvisit_core::clock::{ServerTime, WallTime};
+use fieldvisit_core::domain::photo::{ExifFacts, PhotoRef, PhotoSource, sha256_hex};
 use fieldvisit_core::domain::visit::{IdentifiedBy, VisitRecord};
 use fieldvisit_core::domain::{GeoPoint, Household};
-use fieldvisit_core::domain::photo::{ExifFacts, PhotoRef, PhotoSource, sha256_hex};
 use fieldvisit_core::ids::{CadreId, DeviceId, HouseholdId, VisitId};
 use fieldvisit_core::synth::{Region, RegionSpec};
 
@@ -378,7 +378,10 @@ pub fn generate(seed: u64, weeks: u32) -> PlantedSet {
                 FlagKind::GalleryPhoto => photo.source = PhotoSource::Gallery,
                 FlagKind::PhotoTimeMismatch => {
                     let days = rng.random_range(PLANTED_PHOTO_AGE_DAYS);
-                    photo.exif.taken_at = photo.exif.taken_at.map(|t| WallTime(t.0 - days * 24 * HOUR_MS));
+                    photo.exif.taken_at = photo
+                        .exif
+                        .taken_at
+                        .map(|t| WallTime(t.0 - days * 24 * HOUR_MS));
                 }
                 _ => {
                     let Some(home) = d.registered else { continue };

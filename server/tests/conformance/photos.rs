@@ -36,7 +36,8 @@ pub fn photo_chunks_are_replaced_listed_and_taken(s: &dyn Storage) {
     tx.put_photo_chunk(&sha, 2, b"third").unwrap();
     tx.put_photo_chunk(&sha, 0, b"first?").unwrap();
     tx.put_photo_chunk(&sha, 0, b"first").unwrap();
-    tx.put_photo_chunk(&sha256_hex(b"another"), 0, b"x").unwrap();
+    tx.put_photo_chunk(&sha256_hex(b"another"), 0, b"x")
+        .unwrap();
     tx.commit().unwrap();
     let mut tx = s.write().unwrap();
     assert_eq!(tx.photo_chunk_indexes(&sha).unwrap(), vec![0, 2]);
@@ -74,7 +75,11 @@ pub fn photos_are_stored_once_per_hash(s: &dyn Storage) {
     tx.put_photo(&later, &bytes).unwrap();
     tx.commit().unwrap();
     let mut tx = s.read().unwrap();
-    assert_eq!(tx.photo(&sha).unwrap(), Some(photo), "the first store stands");
+    assert_eq!(
+        tx.photo(&sha).unwrap(),
+        Some(photo),
+        "the first store stands"
+    );
     assert_eq!(tx.photo_bytes(&sha).unwrap(), Some(bytes));
 }
 

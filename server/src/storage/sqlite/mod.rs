@@ -5,8 +5,8 @@
 mod admin_log;
 mod authority;
 mod dictionary;
-mod photos;
 pub(crate) mod feed;
+mod photos;
 mod report;
 mod schema;
 
