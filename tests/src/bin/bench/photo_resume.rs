@@ -160,7 +160,14 @@ pub fn run(runs: usize, seed: u64, json: bool) -> Result<(), BoxError> {
     let server = TestServer::start(seed);
     for (lose_answer, case) in [(false, "cut mid-chunk"), (true, "answer lost")] {
         let mut resent: Vec<u64> = (0..runs.max(1))
-            .map(|r| one(&server, seed + r as u64, lose_answer))
+            // A photo of its own per run: the server would hold an earlier run's already.
+            .map(|r| {
+                one(
+                    &server,
+                    seed + r as u64 + u64::from(lose_answer) * 1000,
+                    lose_answer,
+                )
+            })
             .collect::<Result<_, _>>()?;
         resent.sort_unstable();
         let median = resent[resent.len() / 2];
