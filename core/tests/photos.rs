@@ -198,7 +198,7 @@ fn an_oversized_photo_is_refused_with_its_size_and_nothing_is_stored() {
 fn a_visit_naming_an_unknown_photo_is_refused_and_not_recorded() {
     let f = fixture("c-1");
     let unknown = sha256_hex(b"never added");
-    let err = record_with(&f, &[unknown.clone()]).unwrap_err();
+    let err = record_with(&f, std::slice::from_ref(&unknown)).unwrap_err();
     assert!(
         matches!(&err, Error::UnknownPhoto(h) if *h == unknown),
         "{err}"
@@ -213,7 +213,7 @@ fn a_visit_naming_an_unknown_photo_is_refused_and_not_recorded() {
 fn the_visit_operation_carries_each_photo_and_old_payloads_still_parse() {
     let f = fixture("c-1");
     let a = add(&f.store, &jpeg_with_exif(90_000, 3));
-    let record = record_with(&f, &[a.clone()]).unwrap();
+    let record = record_with(&f, std::slice::from_ref(&a)).unwrap();
     assert_eq!(record.photos.len(), 1);
     assert_eq!(record.photos[0].sha256, a);
     assert_eq!(record.photos[0].size, 90_000);
@@ -240,7 +240,7 @@ fn photos_upload_after_their_visit_and_only_the_thumbnail_is_kept() {
     let bytes = jpeg_with_exif(3 * CHUNK_BYTES as usize + 10, 4);
     let sha = add(&s.f.store, &bytes);
     let kept = add(&s.f.store, &jpeg_with_exif(20_000, 5)); // named by no visit
-    record_with(&s.f, &[sha.clone()]).unwrap();
+    record_with(&s.f, std::slice::from_ref(&sha)).unwrap();
 
     let report = sync::sync(&s.f.store, &s.server, &s.options).unwrap();
     assert_eq!(report.acknowledged, 1);
@@ -278,7 +278,7 @@ fn the_keep_full_policy_keeps_uploaded_photos() {
         .unwrap();
     let bytes = jpeg_with_exif(70_000, 6);
     let sha = add(&s.f.store, &bytes);
-    record_with(&s.f, &[sha.clone()]).unwrap();
+    record_with(&s.f, std::slice::from_ref(&sha)).unwrap();
     sync::sync(&s.f.store, &s.server, &s.options).unwrap();
     let info = s.f.store.photo(&sha).unwrap().unwrap();
     assert_eq!(info.state, UploadState::Uploaded);
@@ -289,7 +289,7 @@ fn the_keep_full_policy_keeps_uploaded_photos() {
 fn photos_wait_for_an_unmetered_network_when_told_to() {
     let s = setup();
     let sha = add(&s.f.store, &jpeg_with_exif(80_000, 7));
-    record_with(&s.f, &[sha.clone()]).unwrap();
+    record_with(&s.f, std::slice::from_ref(&sha)).unwrap();
     let metered = SyncOptions {
         photos: PhotoSync::UnmeteredOnly,
         network: NetworkKind::Metered,
@@ -324,7 +324,7 @@ fn photos_of_a_refused_visit_are_never_sent_nor_pruned() {
     let s = setup();
     let bytes = jpeg_with_exif(40_000, 8);
     let sha = add(&s.f.store, &bytes);
-    record_with(&s.f, &[sha.clone()]).unwrap();
+    record_with(&s.f, std::slice::from_ref(&sha)).unwrap();
     s.server
         .state()
         .reject

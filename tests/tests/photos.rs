@@ -209,7 +209,7 @@ fn an_upload_cut_at_a_random_chunk_resumes_and_resends_at_most_that_chunk() {
         let phone = server.device(&cadre);
         let bytes = picture(size, round);
         let sha = add(&phone, &bytes);
-        visit_with(&server, &phone, &h, round, &[sha.clone()]);
+        visit_with(&server, &phone, &h, round, std::slice::from_ref(&sha));
         let cut_at = rng.random_range(0..count);
         let lose_answer = rng.random_bool(0.5);
         let link = Link::to(&server.url);
@@ -251,7 +251,7 @@ fn a_cut_retried_within_the_sync_costs_one_chunk() {
     let size = 2_000_000u64;
     let bytes = picture(size as usize, 9);
     let sha = add(&phone, &bytes);
-    visit_with(&server, &phone, &h, 9, &[sha.clone()]);
+    visit_with(&server, &phone, &h, 9, std::slice::from_ref(&sha));
     let link = Link::to(&server.url);
     let half = chunk_count(size) / 2;
     *link.cut.lock().unwrap() = Some((half, false));
@@ -272,7 +272,7 @@ fn uploads_through_a_link_that_cuts_bodies_mid_stream_complete_with_the_right_ha
     let size = 700_000u64;
     let bytes = picture(size as usize, 63);
     let sha = add(&phone, &bytes);
-    visit_with(&server, &phone, &h, 63, &[sha.clone()]);
+    visit_with(&server, &phone, &h, 63, std::slice::from_ref(&sha));
     let link = Link::to(&proxy.url());
     let mut failed_syncs = 0;
     for _ in 0..40 {
@@ -303,10 +303,10 @@ fn a_photo_named_by_two_visits_is_stored_and_sent_once() {
     let bytes = picture(300_000, 64);
     let sha = add(&p1, &bytes);
     assert_eq!(add(&p2, &bytes), sha);
-    let v1 = visit_with(&server, &p1, &h1, 1, &[sha.clone()]);
+    let v1 = visit_with(&server, &p1, &h1, 1, std::slice::from_ref(&sha));
     let first = server.sync(&p1).unwrap();
     assert_eq!((first.photos_uploaded, first.photo_bytes_up), (1, 300_000));
-    let v2 = visit_with(&server, &p2, &h2, 2, &[sha.clone()]);
+    let v2 = visit_with(&server, &p2, &h2, 2, std::slice::from_ref(&sha));
     let second = server.sync(&p2).unwrap();
     assert_eq!(
         (second.photos_uploaded, second.photo_bytes_up),
@@ -337,7 +337,7 @@ fn a_corrupted_upload_is_refused_discarded_and_sent_again() {
     let size = 200_000u64;
     let bytes = picture(size as usize, 65);
     let sha = add(&phone, &bytes);
-    visit_with(&server, &phone, &h, 65, &[sha.clone()]);
+    visit_with(&server, &phone, &h, 65, std::slice::from_ref(&sha));
     let link = Link::to(&server.url);
     *link.damage.lock().unwrap() = Some(1);
     let report = fieldvisit_core::sync::sync(&phone, &link, &options()).unwrap();

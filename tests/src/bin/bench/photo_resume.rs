@@ -124,7 +124,7 @@ fn one(server: &TestServer, seed: u64, lose_answer: bool) -> Result<u64, BoxErro
         payload: server.region.plate(&h),
         scanned_at: WallTime(at.0 - 60_000),
     };
-    phone.record_visit_with_photos(scan, content, Some(location), &[sha.clone()])?;
+    phone.record_visit_with_photos(scan, content, Some(location), std::slice::from_ref(&sha))?;
 
     let link = CuttingLink {
         inner: server.transport(),
