@@ -40,6 +40,17 @@ pub enum Error {
     UnknownVisit,
     #[error("only the cadre who recorded a visit can amend it")]
     NotYourVisit,
+    #[error("the photo is {size} bytes; the largest accepted is {max} bytes")]
+    PhotoTooLarge { size: u64, max: u64 },
+    #[error("no photo with hash {0} is on this device; add the photo before recording the visit")]
+    UnknownPhoto(String),
+    #[error(
+        "the server received a photo whose content does not match its hash and discarded it; \
+         it will be sent again"
+    )]
+    PhotoHashMismatch,
+    #[error("the server refused photo {sha256}: {reason}")]
+    PhotoRefused { sha256: String, reason: String },
     #[error("no member with this id is on this device")]
     UnknownMember,
     #[error("the field '{field}' cannot be changed from a phone")]

@@ -255,6 +255,7 @@ fn visits_pulled_from_another_device_appear_with_their_amendments() {
         recorded_at: WallTime(T0 - 3_600_000),
         location: Some(location(&f.households[1], T0 - 3_600_000)),
         content: content("第一书记入户走访记录。"),
+        photos: Vec::new(),
     };
     let recorded = signed(
         other,

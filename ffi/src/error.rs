@@ -137,6 +137,15 @@ impl From<CoreError> for FieldvisitError {
             CoreError::Unauthorized => FieldvisitError::Unauthorized,
             CoreError::Revoked { reason } => FieldvisitError::Revoked { reason },
             CoreError::EnrollmentRefused => FieldvisitError::EnrollmentRefused,
+            e @ CoreError::PhotoTooLarge { .. } => {
+                FieldvisitError::validation("photo", e.to_string())
+            }
+            e @ CoreError::UnknownPhoto(_) => FieldvisitError::validation("photos", e.to_string()),
+            e @ (CoreError::PhotoRefused { .. } | CoreError::PhotoHashMismatch) => {
+                FieldvisitError::RejectedByServer {
+                    detail: e.to_string(),
+                }
+            }
             CoreError::Server { status, message } => FieldvisitError::RejectedByServer {
                 detail: format!("{status}: {message}"),
             },

@@ -16,9 +16,11 @@
 uniffi::setup_scaffolding!();
 
 pub mod error;
+pub mod photos;
 pub mod records;
 pub mod store;
 
 pub use error::FieldvisitError;
+pub use photos::*;
 pub use records::*;
 pub use store::{EXPORT_FORMAT, FieldvisitStore, new_draft};

@@ -264,6 +264,14 @@ pub struct SyncReport {
     pub server_time_ms: i64,
     /// Nothing was left to push and the server had no more pages.
     pub complete: bool,
+    /// Photos the server confirmed complete in this sync.
+    pub photos_uploaded: u64,
+    /// Photo bytes sent (chunks re-sent after a cut counted again).
+    pub photo_bytes_up: u64,
+    /// Photos of accepted visits still waiting to upload.
+    pub photos_pending: u64,
+    /// Photos the server refused; they stay on the phone.
+    pub photos_failed: u64,
 }
 
 /// Where the device stands with the server, for the "unsynced" screen.
@@ -606,6 +614,10 @@ impl From<fieldvisit_core::sync::SyncReport> for SyncReport {
             clock_skew_ms: r.clock_skew_ms,
             server_time_ms: r.server_time.0,
             complete: r.complete,
+            photos_uploaded: r.photos_uploaded,
+            photo_bytes_up: r.photo_bytes_up,
+            photos_pending: r.photos_pending,
+            photos_failed: r.photos_failed,
         }
     }
 }

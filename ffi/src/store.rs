@@ -18,7 +18,7 @@ use fieldvisit_core::ids::{HouseholdId, VisitId};
 use fieldvisit_core::journal::Operation;
 use fieldvisit_core::store::OpState;
 use fieldvisit_core::sync::http::HttpTransport;
-use fieldvisit_core::sync::{self, SyncOptions};
+use fieldvisit_core::sync::{self, NetworkKind, PhotoSync, SyncOptions};
 use serde::Serialize;
 
 use crate::error::FieldvisitError;
@@ -61,9 +61,18 @@ fn transport(store: &Store) -> Result<HttpTransport> {
 }
 
 /// The blocking half of `sync`: what runs on tokio's blocking pool.
-fn sync_blocking(store: &Store) -> Result<SyncReport> {
+pub(crate) fn sync_blocking(
+    store: &Store,
+    photos: PhotoSync,
+    network: NetworkKind,
+) -> Result<SyncReport> {
     let transport = transport(store)?;
-    Ok(sync::sync(store, &transport, &SyncOptions::default())?.into())
+    let options = SyncOptions {
+        photos,
+        network,
+        ..SyncOptions::default()
+    };
+    Ok(sync::sync(store, &transport, &options)?.into())
 }
 
 /// What `export_unsynced` writes: this device's operations the server has not acknowledged,
@@ -87,7 +96,12 @@ impl FieldvisitStore {
         Arc::new(FieldvisitStore { inner: store })
     }
 
-    fn visit_summary(&self, id: VisitId) -> Result<VisitSummary> {
+    /// The core store, for the other exported parts of this object (photos).
+    pub(crate) fn core(&self) -> &Arc<Store> {
+        &self.inner
+    }
+
+    pub(crate) fn visit_summary(&self, id: VisitId) -> Result<VisitSummary> {
         self.inner
             .visit(id)?
             .map(VisitSummary::from)
@@ -306,9 +320,11 @@ impl FieldvisitStore {
     /// page, so a sync cut off by a lost signal resumes where it stopped.
     pub async fn sync(&self) -> Result<SyncReport> {
         let store = self.inner.clone();
-        tokio::task::spawn_blocking(move || sync_blocking(&store))
-            .await
-            .map_err(|_| FieldvisitError::internal("the sync task stopped unexpectedly"))?
+        tokio::task::spawn_blocking(move || {
+            sync_blocking(&store, PhotoSync::default(), NetworkKind::default())
+        })
+        .await
+        .map_err(|_| FieldvisitError::internal("the sync task stopped unexpectedly"))?
     }
 }
 
@@ -326,7 +342,7 @@ pub fn new_draft() -> VisitDraft {
     }
 }
 
-fn parse_visit_id(text: &str) -> Result<VisitId> {
+pub(crate) fn parse_visit_id(text: &str) -> Result<VisitId> {
     VisitId::parse(text.trim())
         .map_err(|_| FieldvisitError::validation("visit_id", "is not a visit id"))
 }

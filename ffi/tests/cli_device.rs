@@ -215,3 +215,89 @@ fn every_failure_exits_non_zero_with_a_clear_message() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("visit_id"));
 }
+
+#[test]
+fn a_photo_added_and_named_by_a_visit_reaches_the_server_after_the_visit() {
+    let scenario = support::Scenario::start();
+    let store = scenario.work.path().join("photos.db");
+    json(
+        &store,
+        &[
+            "enroll",
+            "--no-sync",
+            &scenario.server.url,
+            &scenario.code(),
+        ],
+    );
+    json(&store, &["sync"]);
+    let file = scenario.work.path().join("door.jpg");
+    let bytes: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let photo = json(&store, &["photo", "add", &file.display().to_string()]);
+    let sha = photo["sha256"].as_str().unwrap().to_string();
+    assert_eq!(photo["size"], 200_000);
+    assert_eq!(photo["source"], "Camera");
+    assert_eq!(photo["upload_state"], "Unattached");
+
+    let unknown = "0".repeat(64);
+    let plate = scenario.server.region.plate(&scenario.household);
+    let visit_args = |hash: &str| {
+        vec![
+            "visit".to_string(),
+            "--scan".into(),
+            plate.clone(),
+            "--diary".into(),
+            "入户走访，拍摄了住房照片。".into(),
+            "--photo".into(),
+            hash.to_string(),
+        ]
+    };
+    let refused: Vec<String> = visit_args(&unknown);
+    let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
+    let out = fieldvisit(&store, &refused);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no photo with hash"),
+        "{}",
+        stderr(&out)
+    );
+
+    let args = visit_args(&sha);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let visit = json(&store, &args);
+    let visit_id = visit["id"].as_str().unwrap().to_string();
+    let listed = json(&store, &["photos", "--visit", &visit_id]);
+    assert_eq!(listed[0]["upload_state"], "WaitingForVisit");
+
+    let report = json(&store, &["sync", "--photos", "unmetered-only"]);
+    assert_eq!(report["acknowledged"], 1);
+    assert_eq!(
+        report["photos_uploaded"], 0,
+        "a metered network holds photos back"
+    );
+    assert_eq!(report["photos_pending"], 1);
+    let report = json(
+        &store,
+        &["sync", "--photos", "unmetered-only", "--unmetered"],
+    );
+    assert_eq!(report["photos_uploaded"], 1);
+    assert_eq!(report["photo_bytes_up"], 200_000);
+
+    let listed = json(&store, &["photos"]);
+    assert_eq!(listed[0]["upload_state"], "Uploaded");
+    assert_eq!(listed[0]["has_data"], false, "only the metadata stays");
+    let stored = scenario
+        .server
+        .storage
+        .read()
+        .unwrap()
+        .photo_bytes(&sha)
+        .unwrap();
+    assert_eq!(stored.as_deref(), Some(bytes.as_slice()));
+
+    let out = fieldvisit(&store, &["photo", "add", "/no/such/file.jpg"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot read"), "{}", stderr(&out));
+}

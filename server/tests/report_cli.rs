@@ -111,7 +111,11 @@ fn flags_eval_prints_recall_one_for_every_flag() {
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| flag"))
         .collect();
-    assert_eq!(rows.len(), 6, "{table}");
+    assert_eq!(
+        rows.len(),
+        fieldvisit_server::report::flags::FlagKind::ALL.len(),
+        "{table}"
+    );
     for r in rows {
         let cells: Vec<&str> = r.split('|').map(str::trim).collect();
         assert_eq!(cells[4], "1.000", "{r}");

@@ -22,7 +22,7 @@ use fieldvisit_core::journal::{ChainPoint, OpBody, verify_chain};
 use fieldvisit_core::store::OpState;
 use fieldvisit_core::sync::http::HttpTransport;
 use fieldvisit_core::sync::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
-use fieldvisit_core::sync::{Exchange, Transport, TransportError};
+use fieldvisit_core::sync::{Exchange, PhotoStatus, Transport, TransportError};
 use fieldvisit_core::synth::{Region, RegionSpec};
 use fieldvisit_server::http::AppState;
 use fieldvisit_server::storage::Storage;
@@ -212,6 +212,25 @@ impl Transport for FaultyLink {
                 transport.sync(token, req)
             }
         }
+    }
+
+    fn photo_status(
+        &self,
+        token: &str,
+        sha256: &str,
+    ) -> Result<Exchange<PhotoStatus>, TransportError> {
+        self.transport()?.photo_status(token, sha256)
+    }
+
+    fn put_photo_chunk(
+        &self,
+        token: &str,
+        sha256: &str,
+        index: u32,
+        bytes: &[u8],
+    ) -> Result<Exchange<PhotoStatus>, TransportError> {
+        self.transport()?
+            .put_photo_chunk(token, sha256, index, bytes)
     }
 
     fn fetch_dictionary(&self, token: &str, id: u32) -> Result<Exchange<Vec<u8>>, TransportError> {

@@ -249,6 +249,7 @@ fn injection_shaped_and_long_unicode_text_is_stored_verbatim_or_refused_whole() 
             recorded_at: at,
             location: Some(location),
             content,
+            photos: Vec::new(),
         })
     };
     let long = raw.next(&visit("字".repeat(4001), cadre.clone()));

@@ -7,7 +7,7 @@
 
 use fieldvisit_core::sync::http::HttpTransport;
 use fieldvisit_core::sync::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
-use fieldvisit_core::sync::{Exchange, Transport, TransportError};
+use fieldvisit_core::sync::{Exchange, PhotoStatus, Transport, TransportError};
 use fieldvisit_tests::harness::{TestServer, today};
 use fieldvisit_tests::proxy::FaultProxy;
 use std::sync::atomic::Ordering;
@@ -26,6 +26,24 @@ impl Transport for FreshConnections {
         req: &SyncRequest,
     ) -> Result<Exchange<SyncResponse>, TransportError> {
         HttpTransport::with_timeout(&self.0, std::time::Duration::from_secs(5))?.sync(token, req)
+    }
+
+    fn photo_status(
+        &self,
+        token: &str,
+        sha256: &str,
+    ) -> Result<Exchange<PhotoStatus>, TransportError> {
+        HttpTransport::new(&self.0)?.photo_status(token, sha256)
+    }
+
+    fn put_photo_chunk(
+        &self,
+        token: &str,
+        sha256: &str,
+        index: u32,
+        bytes: &[u8],
+    ) -> Result<Exchange<PhotoStatus>, TransportError> {
+        HttpTransport::new(&self.0)?.put_photo_chunk(token, sha256, index, bytes)
     }
 
     fn fetch_dictionary(&self, token: &str, id: u32) -> Result<Exchange<Vec<u8>>, TransportError> {

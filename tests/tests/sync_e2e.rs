@@ -11,7 +11,7 @@ use fieldvisit_core::domain::Household;
 use fieldvisit_core::ids::CadreId;
 use fieldvisit_core::store::OpState;
 use fieldvisit_core::sync::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
-use fieldvisit_core::sync::{Exchange, Transport, TransportError};
+use fieldvisit_core::sync::{Exchange, PhotoStatus, Transport, TransportError};
 use fieldvisit_core::{Error, Store};
 use fieldvisit_tests::harness::{TestServer, admin, now, today};
 use serde_json::json;
@@ -127,6 +127,24 @@ impl<T: Transport> Transport for LosesResponses<T> {
             ));
         }
         Ok(answer)
+    }
+
+    fn photo_status(
+        &self,
+        token: &str,
+        sha256: &str,
+    ) -> Result<Exchange<PhotoStatus>, TransportError> {
+        self.inner.photo_status(token, sha256)
+    }
+
+    fn put_photo_chunk(
+        &self,
+        token: &str,
+        sha256: &str,
+        index: u32,
+        bytes: &[u8],
+    ) -> Result<Exchange<PhotoStatus>, TransportError> {
+        self.inner.put_photo_chunk(token, sha256, index, bytes)
     }
 
     fn fetch_dictionary(&self, token: &str, id: u32) -> Result<Exchange<Vec<u8>>, TransportError> {

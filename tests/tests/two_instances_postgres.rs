@@ -136,6 +136,7 @@ impl Phone {
             recorded_at: at,
             location: Some(location.rounded()),
             content,
+            photos: Vec::new(),
         });
         let op = self.raw.next(&body);
         self.pushed.insert(op.id, id);

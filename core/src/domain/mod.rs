@@ -6,6 +6,7 @@
 pub mod codelist;
 pub mod exit;
 pub mod fields;
+pub mod photo;
 pub mod visit;
 
 use std::collections::HashSet;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::photo::PhotoRef;
 use super::{CodeLists, GeoPoint, lists};
 use crate::clock::WallTime;
 use crate::ids::{CadreId, HouseholdId, VisitId};
@@ -142,6 +143,10 @@ pub struct VisitRecord {
     pub location: Option<Location>,
     #[serde(flatten)]
     pub content: VisitContent,
+    /// The photos taken during the visit, by hash; their bytes upload separately
+    /// (`crate::sync::photos`). Absent in records made before photos existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<PhotoRef>,
 }
 
 /// Changes to a committed visit; fields left `None` stay as they were.

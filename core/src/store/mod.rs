@@ -9,6 +9,7 @@ mod edits;
 mod exit;
 mod identity;
 mod journal_log;
+mod photos;
 mod registry;
 pub mod schema;
 mod sync_apply;
@@ -27,6 +28,7 @@ use crate::ids::DeviceId;
 
 pub use identity::{Enrollment, Identity};
 pub use journal_log::{OpState, OperationStatus};
+pub use photos::{PhotoInfo, PhotoStorePolicy, UploadState};
 pub use registry::{HouseholdDetail, HouseholdSummary, Scanned};
 pub use sync_state::{ApplyOutcome, SyncFailure, SyncStatus};
 pub use visits::VisitView;

@@ -16,7 +16,8 @@ use crate::domain::codelist;
 use crate::error::{Error, Result};
 use crate::sqlite::Schema;
 
-pub const VERSION: u32 = 1;
+/// Versions: 1 the first release; 2 visit photos.
+pub const VERSION: u32 = 2;
 
 /// The device store's schema, for [`crate::sqlite::open_writer`].
 pub const DEVICE: Schema = Schema {
@@ -87,6 +88,7 @@ CREATE INDEX visit_amendment_visit ON visit_amendment (visit, hlc);
 fn create(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(crate::rows::REGISTRY_TABLES)?;
     tx.execute_batch(CREATE)?;
+    tx.execute_batch(super::photos::SCHEMA)?;
     let mut insert = tx.prepare(
         "INSERT INTO code_list (list, code, label_zh, label_en, parent) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
@@ -97,9 +99,13 @@ fn create(tx: &Transaction<'_>) -> Result<()> {
 }
 
 /// One step from schema `from` to `from + 1`.
-fn upgrade_from(_tx: &Transaction<'_>, from: u32) -> Result<()> {
-    // Version 1 is the first released schema; steps are added here as `from => ...` arms.
-    Err(Error::Corrupt(format!(
-        "no upgrade step from schema version {from}"
-    )))
+fn upgrade_from(tx: &Transaction<'_>, from: u32) -> Result<()> {
+    // One arm per step, `from => ...` upgrading to `from + 1`. Old steps are never edited.
+    match from {
+        // Visit photos.
+        1 => Ok(tx.execute_batch(super::photos::SCHEMA)?),
+        _ => Err(Error::Corrupt(format!(
+            "no upgrade step from schema version {from}"
+        ))),
+    }
 }

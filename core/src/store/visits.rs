@@ -67,6 +67,19 @@ impl Store {
         content: VisitContent,
         location: Option<Location>,
     ) -> Result<VisitRecord> {
+        self.record_visit_with_photos(identification, content, location, &[])
+    }
+
+    /// Commits a visit as [`Store::record_visit`] does, naming the photos taken during it by
+    /// hash (each added first with [`Store::add_photo`]). The visit's journal operation carries
+    /// each photo's hash, size, source and EXIF facts; the bytes upload after the visit.
+    pub fn record_visit_with_photos(
+        &self,
+        identification: Identification,
+        content: VisitContent,
+        location: Option<Location>,
+        photos: &[String],
+    ) -> Result<VisitRecord> {
         let now = self.clock.now();
         let day = now.local_date();
         // Not being enrolled is the first thing a cadre must fix; say it before anything else.
@@ -79,6 +92,7 @@ impl Store {
         self.write(|tx| {
             let cadre = Store::cadre(tx)?;
             let (household, identified) = identify(tx, identification, now)?;
+            let photos = super::photos::refs_for_visit(tx, photos)?;
             if !in_scope(tx, &cadre, &household.id, day)? {
                 return Err(Error::NotAssigned);
             }
@@ -97,6 +111,7 @@ impl Store {
                 recorded_at: now,
                 location,
                 content,
+                photos,
             };
             let op = append_as(self, tx, op_id, &OpBody::VisitRecorded(record.clone()))?;
             insert_visit(
@@ -107,6 +122,7 @@ impl Store {
                 Some(op.seq),
                 distance_m,
             )?;
+            super::photos::link(tx, record.id, &record.photos)?;
             Ok(record)
         })
     }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::photos::{NetworkKind, PhotoStatus, PhotoSync};
 use super::protocol::{
     DEFAULT_PAGE_BYTES, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, PROTOCOL_VERSION,
     PushProblem, SyncRequest, SyncResponse,
@@ -72,6 +73,20 @@ pub trait Transport: Send + Sync {
         token: &str,
         req: &SyncRequest,
     ) -> Result<Exchange<SyncResponse>, TransportError>;
+    /// `GET /v1/photos/{sha256}`: which chunks of a photo the server holds.
+    fn photo_status(
+        &self,
+        token: &str,
+        sha256: &str,
+    ) -> Result<Exchange<PhotoStatus>, TransportError>;
+    /// `PUT /v1/photos/{sha256}/chunks/{index}` with the chunk's bytes.
+    fn put_photo_chunk(
+        &self,
+        token: &str,
+        sha256: &str,
+        index: u32,
+        bytes: &[u8],
+    ) -> Result<Exchange<PhotoStatus>, TransportError>;
     /// `GET /v1/dictionaries/{id}`: a compression dictionary the server advertised.
     fn fetch_dictionary(&self, token: &str, id: u32) -> Result<Exchange<Vec<u8>>, TransportError>;
     /// Compresses later requests with this dictionary (`None`: without one) and returns the
@@ -152,6 +167,10 @@ pub struct SyncOptions {
     /// phone's radio forever.
     pub max_rounds: u32,
     pub app_version: String,
+    /// When photos upload (after the visits, in the same sync).
+    pub photos: PhotoSync,
+    /// The network the phone is on, for [`PhotoSync::UnmeteredOnly`].
+    pub network: NetworkKind,
 }
 
 impl Default for SyncOptions {
@@ -163,6 +182,8 @@ impl Default for SyncOptions {
             max_push_ops: 500,
             max_rounds: 1000,
             app_version: env!("CARGO_PKG_VERSION").to_string(),
+            photos: PhotoSync::default(),
+            network: NetworkKind::default(),
         }
     }
 }
@@ -175,6 +196,8 @@ impl fmt::Debug for SyncOptions {
             .field("max_push_ops", &self.max_push_ops)
             .field("max_rounds", &self.max_rounds)
             .field("app_version", &self.app_version)
+            .field("photos", &self.photos)
+            .field("network", &self.network)
             .finish_non_exhaustive()
     }
 }
@@ -209,6 +232,20 @@ pub struct SyncReport {
     /// The compression dictionary the phone holds after this sync, if any.
     #[serde(default)]
     pub dictionary: Option<u32>,
+    /// Photos the server confirmed complete in this sync.
+    #[serde(default)]
+    pub photos_uploaded: u64,
+    /// Photo bytes sent, chunks re-sent after a cut counted again.
+    #[serde(default)]
+    pub photo_bytes_up: u64,
+    /// Photos of accepted visits still waiting to upload after this sync (held back by the
+    /// photo policy, or not reached).
+    #[serde(default)]
+    pub photos_pending: u64,
+    /// Photos the server refused, or whose copy on the phone no longer matches its hash;
+    /// they stay on the phone.
+    #[serde(default)]
+    pub photos_failed: u64,
 }
 
 impl SyncReport {
@@ -228,6 +265,10 @@ impl SyncReport {
             server_time: ServerTime(0),
             complete: false,
             dictionary: None,
+            photos_uploaded: 0,
+            photo_bytes_up: 0,
+            photos_pending: 0,
+            photos_failed: 0,
         }
     }
 }
@@ -374,7 +415,7 @@ fn run(store: &Store, transport: &dyn Transport, options: &SyncOptions) -> Resul
     let mut advertised = None;
     let mut token_used = String::new();
     for _ in 0..options.max_rounds.max(1) {
-        let (req, exchange) = send_with_retries(options, &mut report, || {
+        let (req, exchange) = send_with_retries(options, &mut report, |_| {
             let (mut req, token) = store.sync_request(
                 options.page_bytes,
                 options.max_push_ops,
@@ -447,22 +488,24 @@ fn run(store: &Store, transport: &dyn Transport, options: &SyncOptions) -> Resul
         advertised,
         &mut report,
     )?;
+    // Visits first, photos after: a photo is accepted only for a visit the server holds.
+    super::photos::upload(store, transport, &token_used, options, &mut report)?;
     Ok(report)
 }
 
 /// Makes one call with retries: `attempt` builds a fresh request from the store and sends it
 /// (so a retried request carries the current device time), returning a store error as the
 /// outer error and the transport's as the inner one.
-fn send_with_retries<T>(
+pub(super) fn send_with_retries<T>(
     options: &SyncOptions,
     report: &mut SyncReport,
-    mut attempt: impl FnMut() -> Result<Result<T, TransportError>>,
+    mut attempt: impl FnMut(&mut SyncReport) -> Result<Result<T, TransportError>>,
 ) -> Result<T> {
     let attempts = options.retry.max_attempts.max(1);
     let mut retry = 0u32;
     loop {
         report.requests = report.requests.saturating_add(1);
-        match attempt()? {
+        match attempt(report)? {
             Ok(out) => return Ok(out),
             Err(e) if e.is_retryable() && retry + 1 < attempts => {
                 options.sleeper.sleep(options.retry.delay(retry));
@@ -489,6 +532,13 @@ fn transport_error(e: TransportError) -> Error {
                     Error::Unauthorized
                 }
                 (_, Some(ErrorCode::EnrollmentRefused), _) => Error::EnrollmentRefused,
+                (_, Some(ErrorCode::PhotoHashMismatch), _) => Error::PhotoHashMismatch,
+                (_, Some(ErrorCode::PhotoNotReferenced | ErrorCode::PhotoTooLarge), Some(body)) => {
+                    Error::PhotoRefused {
+                        sha256: String::new(),
+                        reason: body.message,
+                    }
+                }
                 (_, Some(ErrorCode::UnsupportedProtocol), body) => {
                     let spoken = body
                         .and_then(|b| b.supported_protocols)

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::codec::{self, CodecError, Dictionary};
 use super::engine::{Exchange, Transport, TransportError};
+use super::photos::PhotoStatus;
 use super::protocol::{EnrollRequest, EnrollResponse, ErrorBody, SyncRequest, SyncResponse};
 
 /// zstd level 3: most of the gain for little CPU on a cheap phone.
@@ -150,6 +151,49 @@ impl Transport for HttpTransport {
         req: &SyncRequest,
     ) -> Result<Exchange<SyncResponse>, TransportError> {
         self.post("/v1/sync", Some(token), req)
+    }
+
+    fn photo_status(
+        &self,
+        token: &str,
+        sha256: &str,
+    ) -> Result<Exchange<PhotoStatus>, TransportError> {
+        let request = self
+            .client
+            .get(format!("{}/v1/photos/{sha256}", self.base))
+            .header(ACCEPT_ENCODING, "zstd, gzip");
+        let (plain, bytes_down) = self.exchange(request, Some(token), None)?;
+        let body =
+            serde_json::from_slice(&plain).map_err(|e| TransportError::Decode(e.to_string()))?;
+        Ok(Exchange {
+            body,
+            bytes_up: 0,
+            bytes_down,
+        })
+    }
+
+    fn put_photo_chunk(
+        &self,
+        token: &str,
+        sha256: &str,
+        index: u32,
+        bytes: &[u8],
+    ) -> Result<Exchange<PhotoStatus>, TransportError> {
+        // Sent as is: a JPEG does not compress.
+        let request = self
+            .client
+            .put(format!("{}/v1/photos/{sha256}/chunks/{index}", self.base))
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(ACCEPT_ENCODING, "zstd, gzip")
+            .body(bytes.to_vec());
+        let (plain, bytes_down) = self.exchange(request, Some(token), None)?;
+        let body =
+            serde_json::from_slice(&plain).map_err(|e| TransportError::Decode(e.to_string()))?;
+        Ok(Exchange {
+            body,
+            bytes_up: bytes.len() as u64,
+            bytes_down,
+        })
     }
 
     fn fetch_dictionary(&self, token: &str, id: u32) -> Result<Exchange<Vec<u8>>, TransportError> {

@@ -7,9 +7,11 @@ pub mod codec;
 pub mod engine;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod photos;
 pub mod protocol;
 
 pub use engine::{
     Exchange, RetryPolicy, Sleeper, SyncOptions, SyncReport, ThreadSleeper, Transport,
     TransportError, enroll, sync,
 };
+pub use photos::{NetworkKind, PhotoStatus, PhotoSync};

@@ -299,6 +299,17 @@ pub enum ErrorCode {
     NotFound,
     /// 413: the body is larger than the server accepts.
     TooLarge,
+    /// 403: no accepted visit of this device names the photo; the server stores only photos
+    /// that are evidence of a visit.
+    PhotoNotReferenced,
+    /// 413: the photo (as its visit declared it) or a chunk is larger than accepted.
+    PhotoTooLarge,
+    /// 400: the chunk index is past the photo's end, or the chunk's length is not the one its
+    /// index must have.
+    BadChunk,
+    /// 422: the assembled photo's SHA-256 is not its name; the server discarded what it had
+    /// and the device sends the photo again.
+    PhotoHashMismatch,
     /// 503: the server is overloaded or shutting down; retry with backoff.
     Unavailable,
     /// 500: a fault on the server; retry with backoff.

@@ -182,6 +182,12 @@ pub enum Reason {
     /// A date outside [earliest, latest] (both as `YYYY-MM-DD`).
     #[error("must be between {earliest} and {latest}")]
     DateOutOfRange { earliest: String, latest: String },
+    /// The same item appears twice in a list.
+    #[error("appears twice")]
+    Duplicate,
+    /// Not a SHA-256 digest written as 64 lowercase hex digits (a photo's name).
+    #[error("must be a SHA-256 digest in 64 lowercase hex digits")]
+    NotASha256,
     /// Not one of a fixed set of values.
     #[error("must be one of the {options} allowed values")]
     NotAllowed { options: usize },

@@ -11,14 +11,16 @@ use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
 use fieldvisit_core::clock::ServerTime;
+use fieldvisit_core::domain::photo::{self, CHUNK_BYTES};
 use fieldvisit_core::ids::{CadreId, DeviceId};
+use fieldvisit_core::journal::OpBody;
 use fieldvisit_core::journal::{ChainPoint, GENESIS, Operation, verify_chain};
 use fieldvisit_core::plate::AuthorityKey;
 use fieldvisit_core::sync::protocol::{
     Change, ChangeBody, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, PROTOCOL_VERSION,
     PushAck, PushProblem, RejectCode, Rejection, SyncRequest, SyncResponse,
 };
-use fieldvisit_core::sync::{Exchange, Sleeper, Transport, TransportError};
+use fieldvisit_core::sync::{Exchange, PhotoStatus, Sleeper, Transport, TransportError};
 
 pub const SERVER_TIME: i64 = 1_717_207_200_000 + 1_500;
 
@@ -53,6 +55,12 @@ pub struct State {
     pub page_size: usize,
     /// Every sync request received, answered or not.
     pub requests: Vec<SyncRequest>,
+    /// Chunks of photos being uploaded, by hash.
+    pub photo_chunks: HashMap<String, BTreeMap<u32, Vec<u8>>>,
+    /// Complete photos, by hash.
+    pub photos: HashMap<String, Vec<u8>>,
+    /// Photo chunk bytes received.
+    pub photo_bytes: u64,
 }
 
 #[derive(Clone, Default)]
@@ -117,6 +125,48 @@ impl FakeServer {
             .iter()
             .map(|r| r.push.iter().map(|p| p.seq).collect())
             .collect()
+    }
+
+    /// The size an accepted visit of the device holding `token` declared for a photo.
+    fn photo_claim(&self, token: &str, sha256: &str) -> Result<u64, TransportError> {
+        let s = self.state();
+        let device = s
+            .devices
+            .values()
+            .find(|d| d.token == token)
+            .ok_or_else(|| http(401, ErrorCode::Unauthorized, "unknown token"))?;
+        device
+            .ops
+            .iter()
+            .filter(|op| !device.rejected.contains_key(&op.seq))
+            .filter_map(|op| match op.body() {
+                Ok(OpBody::VisitRecorded(r)) => Some(r.photos),
+                _ => None,
+            })
+            .flatten()
+            .find(|p| p.sha256 == sha256)
+            .map(|p| p.size)
+            .ok_or_else(|| http(403, ErrorCode::PhotoNotReferenced, "no visit names it"))
+    }
+
+    fn photo_answer(&self, sha256: &str, size: u64) -> Exchange<PhotoStatus> {
+        let s = self.state();
+        let complete = s.photos.contains_key(sha256);
+        let received = match (complete, s.photo_chunks.get(sha256)) {
+            (false, Some(chunks)) => chunks.keys().copied().collect(),
+            _ => Vec::new(),
+        };
+        Exchange {
+            body: PhotoStatus {
+                sha256: sha256.to_string(),
+                size,
+                chunk_bytes: CHUNK_BYTES,
+                received,
+                complete,
+            },
+            bytes_up: 0,
+            bytes_down: 100,
+        }
     }
 
     pub fn cursors(&self) -> Vec<u64> {
@@ -301,6 +351,44 @@ impl Transport for FakeServer {
             bytes_down: wire_len(&body),
             body,
         })
+    }
+
+    fn photo_status(
+        &self,
+        token: &str,
+        sha256: &str,
+    ) -> Result<Exchange<PhotoStatus>, TransportError> {
+        let size = self.photo_claim(token, sha256)?;
+        Ok(self.photo_answer(sha256, size))
+    }
+
+    fn put_photo_chunk(
+        &self,
+        token: &str,
+        sha256: &str,
+        index: u32,
+        bytes: &[u8],
+    ) -> Result<Exchange<PhotoStatus>, TransportError> {
+        let size = self.photo_claim(token, sha256)?;
+        {
+            let mut s = self.state();
+            s.photo_bytes += bytes.len() as u64;
+            if !s.photos.contains_key(sha256) {
+                let chunks = s.photo_chunks.entry(sha256.to_string()).or_default();
+                chunks.insert(index, bytes.to_vec());
+                if chunks.len() as u32 == photo::chunk_count(size) {
+                    let data: Vec<u8> = chunks.values().flatten().copied().collect();
+                    s.photo_chunks.remove(sha256);
+                    if photo::sha256_hex(&data) != sha256 {
+                        return Err(http(422, ErrorCode::PhotoHashMismatch, "discarded"));
+                    }
+                    s.photos.insert(sha256.to_string(), data);
+                }
+            }
+        }
+        let mut answer = self.photo_answer(sha256, size);
+        answer.bytes_up = bytes.len() as u64;
+        Ok(answer)
     }
 
     fn fetch_dictionary(&self, _: &str, _: u32) -> Result<Exchange<Vec<u8>>, TransportError> {

@@ -1,6 +1,6 @@
 //! `fieldvisit`: a command-line device. It does what a phone does — enroll, scan plates, list
-//! households, record and amend visits, sync, show what is pending or refused, export unsynced
-//! work — through exactly the API the phone apps call (`fieldvisit_ffi`), and nothing else.
+//! households, add photos, record and amend visits, sync, show what is pending or refused,
+//! export unsynced work — through exactly the API the phone apps call (`fieldvisit_ffi`), and nothing else.
 //! If something cannot be done here, the phones cannot do it either.
 //!
 //! Every failure prints one clear line to stderr and exits non-zero (1 for a refused call,
@@ -9,10 +9,10 @@
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use fieldvisit_ffi::{
     ChecklistAnswer, ChecklistStatus, FieldvisitError, FieldvisitStore, Identification, Location,
-    VisitChanges, new_draft,
+    NetworkType, PhotoRecord, PhotoSource, PhotoSyncPolicy, VisitChanges, new_draft,
 };
 use serde::Serialize;
 
@@ -81,12 +81,49 @@ enum Command {
         #[arg(value_name = "YYYY-MM-DD")]
         until: String,
     },
-    /// Push pending work and pull what the server has for this device.
-    Sync,
+    /// Push pending work and pull what the server has for this device; then upload the
+    /// photos of accepted visits, as `--photos` allows.
+    Sync {
+        /// When photos upload: always, unmetered-only (with --unmetered) or never.
+        #[arg(long, value_enum, default_value_t = PhotosWhen::Always)]
+        photos: PhotosWhen,
+        /// The network is unmetered (Wi-Fi).
+        #[arg(long)]
+        unmetered: bool,
+    },
+    /// Photos: `photo add FILE` stores a picture for a visit to name by its hash.
+    Photo {
+        #[command(subcommand)]
+        command: PhotoCommand,
+    },
+    /// List the photos on this device (or one visit's) and where each stands with the server.
+    Photos {
+        #[arg(long)]
+        visit: Option<String>,
+    },
     /// Who this device is, and every operation with its state.
     Status,
     /// Write the work the server has not acknowledged to FILE, for a sync admin.
     Export { file: String },
+}
+
+#[derive(Subcommand)]
+enum PhotoCommand {
+    /// Store a picture (JPEG) by its SHA-256 and print the hash to name in `visit --photo`.
+    Add {
+        file: String,
+        /// The picture was picked from the gallery, not taken with the camera (flagged for
+        /// supervisors: only camera captures count as evidence).
+        #[arg(long)]
+        gallery: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PhotosWhen {
+    Always,
+    UnmeteredOnly,
+    Never,
 }
 
 #[derive(Args)]
@@ -131,6 +168,9 @@ struct VisitArgs {
     /// gps, network or fused.
     #[arg(long, default_value = "gps")]
     provider: String,
+    /// A photo taken during the visit, by the hash `photo add` printed (repeatable).
+    #[arg(long = "photo", value_name = "SHA256")]
+    photos: Vec<String>,
 }
 
 /// A failure: a refused call, or input the command line could not turn into a call.
@@ -328,7 +368,47 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 out
             });
         }
-        Command::Sync => sync(&store, json)?,
+        Command::Sync { photos, unmetered } => {
+            let photos = match photos {
+                PhotosWhen::Always => PhotoSyncPolicy::Always,
+                PhotosWhen::UnmeteredOnly => PhotoSyncPolicy::UnmeteredOnly,
+                PhotosWhen::Never => PhotoSyncPolicy::Never,
+            };
+            let network = if unmetered {
+                NetworkType::Unmetered
+            } else {
+                NetworkType::Metered
+            };
+            sync_on(&store, json, network, photos)?
+        }
+        Command::Photo {
+            command: PhotoCommand::Add { file, gallery },
+        } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| Failure::Other(format!("cannot read {file}: {e}")))?;
+            let source = if gallery {
+                PhotoSource::Gallery
+            } else {
+                PhotoSource::Camera
+            };
+            let photo = store.add_photo(bytes, source, now_ms(), None)?;
+            print(json, &photo, |p| {
+                format!("{}\n{} bytes, {}", p.sha256, p.size, photo_line(p))
+            });
+        }
+        Command::Photos { visit } => {
+            let photos = match visit {
+                Some(visit) => store.visit_photos(visit)?,
+                None => store.photos()?,
+            };
+            print(json, &photos, |list| {
+                let mut out = format!("{} photo(s)", list.len());
+                for p in list {
+                    out.push_str(&format!("\n{}  {}", p.sha256, photo_line(p)));
+                }
+                out
+            });
+        }
         Command::Status => {
             #[derive(Serialize)]
             struct Status {
@@ -382,17 +462,29 @@ fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 fn sync(store: &FieldvisitStore, json: bool) -> Result<(), Failure> {
+    sync_on(store, json, NetworkType::Unknown, PhotoSyncPolicy::Always)
+}
+
+fn sync_on(
+    store: &FieldvisitStore,
+    json: bool,
+    network: NetworkType,
+    photos: PhotoSyncPolicy,
+) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| Failure::Other(format!("cannot start the async runtime: {e}")))?;
-    let report = runtime.block_on(store.sync())?;
+    let report = runtime.block_on(store.sync_on(network, photos))?;
     print(json, &report, |r| {
         format!(
-            "synced: {} pushed, {} acknowledged, {} rejected, {} pulled{}",
+            "synced: {} pushed, {} acknowledged, {} rejected, {} pulled; {} photo(s) uploaded, \
+             {} waiting{}",
             r.pushed,
             r.acknowledged,
             r.rejected,
             r.pulled,
+            r.photos_uploaded,
+            r.photos_pending,
             if r.complete {
                 ""
             } else {
@@ -401,6 +493,27 @@ fn sync(store: &FieldvisitStore, json: bool) -> Result<(), Failure> {
         )
     });
     Ok(())
+}
+
+/// One photo's source, EXIF facts and upload state, for the listing.
+fn photo_line(p: &PhotoRecord) -> String {
+    let exif = match (p.exif_taken_at_ms, p.exif_lat, p.exif_lon) {
+        (None, None, _) => "no EXIF".to_string(),
+        (at, lat, lon) => format!(
+            "EXIF {}{}",
+            at.map_or("no time".into(), time_text),
+            match (lat, lon) {
+                (Some(lat), Some(lon)) => format!(" at {lat:.5},{lon:.5}"),
+                _ => String::new(),
+            }
+        ),
+    };
+    format!(
+        "{:?}, {exif}, {:?}{}",
+        p.source,
+        p.upload_state,
+        if p.has_data { "" } else { " (thumbnail kept)" }
+    )
 }
 
 /// Milliseconds since the epoch as UTC text, e.g. `2026-11-29 03:04 UTC`.
@@ -450,7 +563,11 @@ fn record_visit(
         }),
         _ => None,
     };
-    Ok(store.commit_visit(identification, draft, location)?)
+    if args.photos.is_empty() {
+        Ok(store.commit_visit(identification, draft, location)?)
+    } else {
+        Ok(store.commit_visit_with_photos(identification, draft, location, args.photos)?)
+    }
 }
 
 /// `food=ok`, `water=na`, `housing=problem:屋顶漏雨`.

@@ -37,6 +37,14 @@ pub enum ApiError {
     UnknownDictionary(u32),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    PhotoNotReferenced(String),
+    #[error("{0}")]
+    PhotoTooLarge(String),
+    #[error("{0}")]
+    BadChunk(String),
+    #[error("{0}")]
+    PhotoHashMismatch(String),
     #[error(transparent)]
     Internal(#[from] Error),
 }
@@ -52,7 +60,11 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_)
             | ApiError::UnsupportedProtocol(_)
-            | ApiError::UnknownDictionary(_) => StatusCode::BAD_REQUEST,
+            | ApiError::UnknownDictionary(_)
+            | ApiError::BadChunk(_) => StatusCode::BAD_REQUEST,
+            ApiError::PhotoNotReferenced(_) => StatusCode::FORBIDDEN,
+            ApiError::PhotoTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PhotoHashMismatch(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized | ApiError::NotLoggedIn | ApiError::Revoked(_) => {
                 StatusCode::UNAUTHORIZED
@@ -78,6 +90,10 @@ impl ApiError {
             ApiError::Unavailable => (ErrorCode::Unavailable, self.to_string()),
             ApiError::UnknownDictionary(_) => (ErrorCode::UnknownDictionary, self.to_string()),
             ApiError::NotFound(_) => (ErrorCode::NotFound, self.to_string()),
+            ApiError::PhotoNotReferenced(_) => (ErrorCode::PhotoNotReferenced, self.to_string()),
+            ApiError::PhotoTooLarge(_) => (ErrorCode::PhotoTooLarge, self.to_string()),
+            ApiError::BadChunk(_) => (ErrorCode::BadChunk, self.to_string()),
+            ApiError::PhotoHashMismatch(_) => (ErrorCode::PhotoHashMismatch, self.to_string()),
             ApiError::Internal(_) => (
                 ErrorCode::Internal,
                 "an internal error occurred; retry later".to_string(),

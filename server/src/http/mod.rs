@@ -1,6 +1,7 @@
 //! The HTTP face of the server (axum): `POST /v1/enroll`, `POST /v1/sync`,
-//! `GET /v1/dictionaries/{id}`, `GET /v1/health`, `GET /v1/openapi.json`, and the dashboard
-//! and admin API of `crate::web` under `/admin` and `/v1/admin`.
+//! `GET /v1/dictionaries/{id}`, `GET /v1/photos/{sha256}`,
+//! `PUT /v1/photos/{sha256}/chunks/{index}`, `GET /v1/health`, `GET /v1/openapi.json`, and the
+//! dashboard and admin API of `crate::web` under `/admin` and `/v1/admin`.
 //! Bodies are JSON, gzip- or zstd-compressed either way, zstd with the server's dictionary once
 //! a phone holds it (request bodies are decoded here, by the shared codec, in one place);
 //! storage work runs on blocking threads so that slow disks never stall the async workers.
@@ -14,7 +15,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,6 +23,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use fieldvisit_core::clock::{Clock, ServerTime};
+use fieldvisit_core::domain::photo::CHUNK_BYTES;
 use fieldvisit_core::sync::codec::{self, CodecError, Dictionary};
 use fieldvisit_core::sync::protocol::{
     EnrollRequest, EnrollResponse, MAX_REQUEST_BYTES, PROTOCOL_VERSION, SyncRequest,
@@ -80,6 +82,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/enroll", post(enroll))
         .route("/v1/sync", post(sync))
         .route("/v1/dictionaries/{id}", get(dictionary))
+        .route("/v1/photos/{sha256}", get(photo_status))
+        .route("/v1/photos/{sha256}/chunks/{index}", put(photo_chunk))
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .merge(crate::web::routes())
@@ -251,6 +255,55 @@ async fn dictionary(
         bytes,
     )
         .into_response())
+}
+
+/// `GET /v1/photos/{sha256}`: where an upload stands (see `crate::photos`).
+async fn photo_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(sha256): Path<String>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let status = blocking(move || {
+        let device = crate::sync::authenticate(state.storage.as_ref(), &token)?;
+        crate::photos::status(state.storage.as_ref(), &device, &sha256)
+    })
+    .await?;
+    Ok(Json(status).into_response())
+}
+
+/// `PUT /v1/photos/{sha256}/chunks/{index}`: one chunk's raw bytes, at most
+/// [`CHUNK_BYTES`] of them.
+async fn photo_chunk(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((sha256, index)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let storage = state.storage.clone();
+    let device = blocking(move || crate::sync::authenticate(storage.as_ref(), &token)).await?;
+    let index: u32 = index
+        .parse()
+        .map_err(|_| ApiError::BadChunk(format!("{index} is not a chunk index")))?;
+    let limit = CHUNK_BYTES as usize;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let inner = e.into_inner();
+        if inner
+            .downcast_ref::<http_body_util::LengthLimitError>()
+            .is_some()
+        {
+            ApiError::PhotoTooLarge(format!("a chunk is at most {limit} bytes"))
+        } else {
+            ApiError::BadRequest(format!("the body could not be read: {inner}"))
+        }
+    })?;
+    let now = state.now();
+    let status = blocking(move || {
+        crate::photos::put_chunk(state.storage.as_ref(), &device, &sha256, index, &bytes, now)
+    })
+    .await?;
+    Ok(Json(status).into_response())
 }
 
 /// The API described for other clients and for property-based API fuzzing.

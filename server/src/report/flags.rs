@@ -3,8 +3,9 @@
 //! thresholds are the constants below, each with the reason for its value. A flag is a lead
 //! for a supervisor to check, never a verdict: nothing here changes or rejects a visit.
 //!
-//! Photos are not in the visit record yet (domain.md lists them as a separate entity), so the
-//! reused-photo-hash flag is not computed; it belongs here once visits carry photo hashes.
+//! Photo flags read the photos each visit record names (hash, source, EXIF facts): a photo
+//! hash already named by an earlier visit, a picture from the gallery instead of the camera,
+//! and EXIF capture time or position that do not fit the visit.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,6 +13,7 @@ use serde_json::json;
 
 use fieldvisit_core::clock::WallTime;
 use fieldvisit_core::domain::GeoPoint;
+use fieldvisit_core::domain::photo::{PhotoRef, PhotoSource};
 use fieldvisit_core::domain::visit::VisitRecord;
 use fieldvisit_core::ids::{CadreId, DeviceId, HouseholdId, VisitId};
 
@@ -47,6 +49,14 @@ pub const SHINGLE_CHARS: usize = 3;
 /// plus travel between dispersed households, so even a first secretary in a compact village
 /// fits at most about 12 into a long working day.
 pub const MAX_VISITS_PER_DAY: usize = 12;
+/// A visit's photos are taken while the cadre is at the household, and the record is saved
+/// before leaving: a visit takes 20–30 minutes (see [`MAX_VISITS_PER_DAY`]), so an EXIF
+/// capture time more than an hour from the recording time is a picture from another moment.
+/// Both times come from the same phone clock, so a skewed clock does not trip this flag.
+pub const MAX_PHOTO_TIME_GAP_MS: i64 = 60 * 60 * 1000;
+/// The same limit as the visit's own fix ([`MAX_DISTANCE_M`]): a picture whose EXIF position
+/// is further than this from the registered dwelling was not taken at the household.
+pub const MAX_PHOTO_DISTANCE_M: f64 = MAX_DISTANCE_M;
 
 /// The kinds of anomaly, by the name reports use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,16 +67,24 @@ pub enum FlagKind {
     ClockSkew,
     CopiedDiary,
     TooManyInDay,
+    ReusedPhoto,
+    GalleryPhoto,
+    PhotoTimeMismatch,
+    PhotoFarFromHousehold,
 }
 
 impl FlagKind {
-    pub const ALL: [FlagKind; 6] = [
+    pub const ALL: [FlagKind; 10] = [
         FlagKind::ManualEntry,
         FlagKind::FarFromHousehold,
         FlagKind::ImpossibleTravel,
         FlagKind::ClockSkew,
         FlagKind::CopiedDiary,
         FlagKind::TooManyInDay,
+        FlagKind::ReusedPhoto,
+        FlagKind::GalleryPhoto,
+        FlagKind::PhotoTimeMismatch,
+        FlagKind::PhotoFarFromHousehold,
     ];
 
     pub fn name(self) -> &'static str {
@@ -77,6 +95,10 @@ impl FlagKind {
             FlagKind::ClockSkew => "clock_skew",
             FlagKind::CopiedDiary => "copied_diary",
             FlagKind::TooManyInDay => "too_many_in_day",
+            FlagKind::ReusedPhoto => "reused_photo",
+            FlagKind::GalleryPhoto => "gallery_photo",
+            FlagKind::PhotoTimeMismatch => "photo_time_mismatch",
+            FlagKind::PhotoFarFromHousehold => "photo_far_from_household",
         }
     }
 }
@@ -103,6 +125,11 @@ pub struct VisitFacts {
     pub distance_m: Option<f64>,
     pub fix: Option<(GeoPoint, WallTime)>,
     pub diary: String,
+    /// The photos the record names.
+    pub photos: Vec<PhotoRef>,
+    /// The household's registered dwelling, when the caller looked it up (the stored visit
+    /// does not carry it).
+    pub home: Option<GeoPoint>,
 }
 
 impl VisitFacts {
@@ -122,7 +149,12 @@ impl VisitFacts {
             fix: record
                 .as_ref()
                 .and_then(|r| r.location.as_ref().map(|l| (l.point, l.fix_at))),
+            photos: record
+                .as_ref()
+                .map(|r| r.photos.clone())
+                .unwrap_or_default(),
             diary: record.map(|r| r.content.diary).unwrap_or_default(),
+            home: None,
         }
     }
 }
@@ -135,6 +167,10 @@ pub fn all(visits: &[VisitFacts], skews: &BTreeMap<DeviceId, i64>) -> Vec<Flag> 
     out.extend(clock_skew(visits, skews));
     out.extend(copied_diary(visits));
     out.extend(too_many_in_day(visits));
+    out.extend(reused_photo(visits));
+    out.extend(gallery_photo(visits));
+    out.extend(photo_time_mismatch(visits));
+    out.extend(photo_far_from_household(visits));
     out
 }
 
@@ -388,6 +424,107 @@ pub fn too_many_in_day(visits: &[VisitFacts]) -> Vec<Flag> {
         .collect()
 }
 
+/// A photo hash an earlier visit (by recording time) already named: the same picture offered
+/// as evidence twice. The later visit is flagged and names the first.
+pub fn reused_photo(visits: &[VisitFacts]) -> Vec<Flag> {
+    let mut order: Vec<&VisitFacts> = visits.iter().collect();
+    order.sort_by_key(|v| (v.recorded_at, v.id));
+    let mut first: HashMap<&str, &VisitFacts> = HashMap::new();
+    let mut out = Vec::new();
+    for v in order {
+        let earlier = v.photos.iter().find_map(|p| {
+            first
+                .get(p.sha256.as_str())
+                .filter(|e| e.id != v.id)
+                .map(|e| (p, *e))
+        });
+        if let Some((p, e)) = earlier {
+            out.push(Flag {
+                visit: v.id,
+                kind: FlagKind::ReusedPhoto,
+                detail: format!(
+                    "photo {} already named by visit {} to household {}",
+                    &p.sha256[..p.sha256.len().min(12)],
+                    e.id,
+                    e.household
+                ),
+            });
+        }
+        for p in &v.photos {
+            first.entry(p.sha256.as_str()).or_insert(v);
+        }
+    }
+    out
+}
+
+/// A photo picked from the phone's gallery: only camera captures count as evidence.
+pub fn gallery_photo(visits: &[VisitFacts]) -> Vec<Flag> {
+    visits
+        .iter()
+        .filter_map(|v| {
+            let n = v
+                .photos
+                .iter()
+                .filter(|p| p.source == PhotoSource::Gallery)
+                .count();
+            (n > 0).then(|| Flag {
+                visit: v.id,
+                kind: FlagKind::GalleryPhoto,
+                detail: format!("{n} of {} photos from the gallery", v.photos.len()),
+            })
+        })
+        .collect()
+}
+
+/// A photo whose EXIF capture time is more than [`MAX_PHOTO_TIME_GAP_MS`] from the visit's
+/// recording time.
+pub fn photo_time_mismatch(visits: &[VisitFacts]) -> Vec<Flag> {
+    visits
+        .iter()
+        .filter_map(|v| {
+            let gap = v
+                .photos
+                .iter()
+                .filter_map(|p| p.exif.taken_at)
+                .map(|t| t.0 - v.recorded_at.0)
+                .max_by_key(|gap| gap.abs())?;
+            (gap.abs() > MAX_PHOTO_TIME_GAP_MS).then(|| Flag {
+                visit: v.id,
+                kind: FlagKind::PhotoTimeMismatch,
+                detail: format!(
+                    "photo taken {} min {} the visit was recorded",
+                    gap.abs() / 60_000,
+                    if gap < 0 { "before" } else { "after" }
+                ),
+            })
+        })
+        .collect()
+}
+
+/// A photo whose EXIF position is more than [`MAX_PHOTO_DISTANCE_M`] from the registered
+/// dwelling.
+pub fn photo_far_from_household(visits: &[VisitFacts]) -> Vec<Flag> {
+    visits
+        .iter()
+        .filter_map(|v| {
+            let home = v.home?;
+            let d = v
+                .photos
+                .iter()
+                .filter_map(|p| p.exif.location)
+                .map(|at| at.distance_m(&home))
+                .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.max(d))))?;
+            (d > MAX_PHOTO_DISTANCE_M).then(|| Flag {
+                visit: v.id,
+                kind: FlagKind::PhotoFarFromHousehold,
+                detail: format!(
+                    "photo taken {d:.0} m from the household (limit {MAX_PHOTO_DISTANCE_M:.0} m)"
+                ),
+            })
+        })
+        .collect()
+}
+
 /// The `flags` report: every flag on the visits recorded in the period.
 pub fn report(tx: &mut dyn Tx, period: Period) -> Result<Table> {
     let (from, to) = period.bounds();
@@ -397,7 +534,19 @@ pub fn report(tx: &mut dyn Tx, period: Period) -> Result<Table> {
         .into_iter()
         .map(|d| (d.id, d.clock_skew_ms))
         .collect();
-    let facts: Vec<VisitFacts> = stored.iter().map(VisitFacts::of).collect();
+    let mut homes: HashMap<HouseholdId, Option<GeoPoint>> = HashMap::new();
+    let mut facts: Vec<VisitFacts> = Vec::with_capacity(stored.len());
+    for v in &stored {
+        let mut f = VisitFacts::of(v);
+        if !f.photos.is_empty() {
+            if !homes.contains_key(&f.household) {
+                let at = tx.household(&f.household)?.and_then(|h| h.location);
+                homes.insert(f.household.clone(), at);
+            }
+            f.home = homes.get(&f.household).copied().flatten();
+        }
+        facts.push(f);
+    }
     let by_id: HashMap<VisitId, &VisitFacts> = facts.iter().map(|v| (v.id, v)).collect();
     let mut flags = all(&facts, &skews);
     flags.sort_by(|a, b| {

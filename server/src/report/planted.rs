@@ -17,9 +17,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use fieldvisit_core::clock::{ServerTime, WallTime};
+use fieldvisit_core::domain::photo::{ExifFacts, PhotoRef, PhotoSource, sha256_hex};
 use fieldvisit_core::domain::visit::{IdentifiedBy, VisitRecord};
 use fieldvisit_core::domain::{GeoPoint, Household};
-use fieldvisit_core::ids::{CadreId, DeviceId, VisitId};
+use fieldvisit_core::ids::{CadreId, DeviceId, HouseholdId, VisitId};
 use fieldvisit_core::synth::{Region, RegionSpec};
 
 use super::flags::{self, FlagKind, VisitFacts};
@@ -41,6 +42,8 @@ pub const PLANTED_FAR_M: f64 = 5_000.0;
 /// A planted teleport: a visit this far from the cadre's previous fix, 10–20 minutes later
 /// (at least 180 km/h).
 pub const PLANTED_JUMP_M: f64 = 60_000.0;
+/// A planted stale photo was taken 1 to 30 days before its visit.
+pub const PLANTED_PHOTO_AGE_DAYS: std::ops::RangeInclusive<i64> = 1..=30;
 
 /// The synthetic visits, each device's clock skew, and which visits were planted as what.
 #[derive(Debug, Clone)]
@@ -48,6 +51,8 @@ pub struct PlantedSet {
     pub visits: Vec<ServerVisit>,
     pub skews: BTreeMap<DeviceId, i64>,
     pub planted: BTreeMap<VisitId, FlagKind>,
+    /// The registered dwellings, which the photo position flag compares with.
+    pub homes: BTreeMap<HouseholdId, GeoPoint>,
 }
 
 /// How one flag did on its planted class and on the normal visits.
@@ -136,6 +141,19 @@ fn draft(
 ) -> Draft {
     let at = WallTime(at);
     let (content, location) = region.visit(rng, h, at);
+    // One camera picture taken during the visit, a few minutes before the record was saved,
+    // where the fix was taken.
+    let taken = WallTime(at.0 - rng.random_range(MINUTE_MS..15 * MINUTE_MS));
+    let photo = PhotoRef {
+        sha256: sha256_hex(&rng.random::<[u8; 32]>()),
+        size: rng.random_range(800_000..3_000_000),
+        source: PhotoSource::Camera,
+        captured_at: taken,
+        exif: ExifFacts {
+            taken_at: Some(taken),
+            location: Some(location.point),
+        },
+    };
     let record = VisitRecord {
         id: VisitId::from_bytes(rng.random()),
         household: h.id.clone(),
@@ -148,6 +166,7 @@ fn draft(
         recorded_at: at,
         location: Some(location),
         content,
+        photos: vec![photo],
     };
     Draft {
         record,
@@ -318,6 +337,69 @@ pub fn generate(seed: u64, weeks: u32) -> PlantedSet {
         n += 1;
     }
 
+    // Reused photos: the cadre's own earlier visit's picture offered again. The source visit
+    // is never itself a target, so that the hash stays first-named by it.
+    let mut sources = std::collections::BTreeSet::new();
+    let mut n = 0;
+    while n < PLANTED_PER_CLASS {
+        let i = pick(&mut rng, &planted, &drafts);
+        if sources.contains(&i) {
+            continue;
+        }
+        let at = drafts[i].record.recorded_at;
+        let earlier: Vec<usize> = (0..normal_count)
+            .filter(|&j| {
+                drafts[j].record.recorded_at < at
+                    && drafts[j].record.cadre == drafts[i].record.cadre
+                    && !planted.contains_key(&drafts[j].record.id)
+            })
+            .collect();
+        let Some(&j) = earlier.get(rng.random_range(0..earlier.len().max(1))) else {
+            continue;
+        };
+        let reused = drafts[j].record.photos.clone();
+        drafts[i].record.photos = reused;
+        sources.insert(j);
+        planted.insert(drafts[i].record.id, FlagKind::ReusedPhoto);
+        n += 1;
+    }
+    let mut photo_plant = |kind: FlagKind, rng: &mut ChaCha8Rng, drafts: &mut Vec<Draft>| {
+        let mut n = 0;
+        while n < PLANTED_PER_CLASS {
+            let i = pick(rng, &planted, drafts);
+            if sources.contains(&i) {
+                continue;
+            }
+            let d = &mut drafts[i];
+            let Some(photo) = d.record.photos.first_mut() else {
+                continue;
+            };
+            match kind {
+                FlagKind::GalleryPhoto => photo.source = PhotoSource::Gallery,
+                FlagKind::PhotoTimeMismatch => {
+                    let days = rng.random_range(PLANTED_PHOTO_AGE_DAYS);
+                    photo.exif.taken_at = photo
+                        .exif
+                        .taken_at
+                        .map(|t| WallTime(t.0 - days * 24 * HOUR_MS));
+                }
+                _ => {
+                    let Some(home) = d.registered else { continue };
+                    photo.exif.location = Some(offset(
+                        home,
+                        PLANTED_FAR_M,
+                        rng.random_range(0.0..std::f64::consts::TAU),
+                    ));
+                }
+            }
+            planted.insert(d.record.id, kind);
+            n += 1;
+        }
+    };
+    photo_plant(FlagKind::GalleryPhoto, &mut rng, &mut drafts);
+    photo_plant(FlagKind::PhotoTimeMismatch, &mut rng, &mut drafts);
+    photo_plant(FlagKind::PhotoFarFromHousehold, &mut rng, &mut drafts);
+
     // Teleports: after the last visit of a round, a visit 60+ km away 10–20 minutes later.
     let mut jumps = 0;
     let mut ends = round_ends.clone();
@@ -393,6 +475,11 @@ pub fn generate(seed: u64, weeks: u32) -> PlantedSet {
             if let IdentifiedBy::Scan { scanned_at, .. } = &mut d.record.identified {
                 *scanned_at = WallTime(scanned_at.0 + skew);
             }
+            // The camera stamps pictures with the same phone clock.
+            for p in &mut d.record.photos {
+                p.captured_at = WallTime(p.captured_at.0 + skew);
+                p.exif.taken_at = p.exif.taken_at.map(|t| WallTime(t.0 + skew));
+            }
             let distance_m = match (d.fix(), d.registered) {
                 (Some(fix), Some(home)) => Some(fix.distance_m(&home)),
                 _ => None,
@@ -423,16 +510,29 @@ pub fn generate(seed: u64, weeks: u32) -> PlantedSet {
             v
         })
         .collect();
+    let homes = region
+        .households
+        .iter()
+        .filter_map(|h| h.location.map(|p| (h.id.clone(), p)))
+        .collect();
     PlantedSet {
         visits,
         skews,
         planted,
+        homes,
     }
 }
 
 /// Runs every flag over the set and scores each against its planted class.
 pub fn evaluate(set: &PlantedSet) -> Vec<Score> {
-    let facts: Vec<VisitFacts> = set.visits.iter().map(VisitFacts::of).collect();
+    let facts: Vec<VisitFacts> = set
+        .visits
+        .iter()
+        .map(|v| VisitFacts {
+            home: set.homes.get(&v.household).copied(),
+            ..VisitFacts::of(v)
+        })
+        .collect();
     let found = flags::all(&facts, &set.skews);
     let normal = set
         .visits

@@ -243,6 +243,7 @@ mod over_storage {
                 follow_up_due: Some(day(due)),
                 acknowledged: true,
             },
+            photos: Vec::new(),
         };
         v.record = serde_json::to_string(&record).unwrap();
         v
@@ -333,6 +334,8 @@ mod flag_rules {
                 WallTime(at),
             )),
             diary: format!("{DIARY}{n}"),
+            photos: Vec::new(),
+            home: None,
         }
     }
 

@@ -145,6 +145,26 @@ pub struct StoredDictionary {
     pub created_at: ServerTime,
 }
 
+/// An accepted visit naming a photo: the server accepts a photo's bytes only from a device
+/// one of whose accepted visits names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoLink {
+    pub visit: VisitId,
+    /// SHA-256 of the photo, 64 lowercase hex digits.
+    pub sha256: String,
+    pub device: DeviceId,
+    /// The size the visit declared.
+    pub size: u64,
+}
+
+/// A complete photo the server holds (its hash checked when it was assembled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPhoto {
+    pub sha256: String,
+    pub size: u64,
+    pub stored_at: ServerTime,
+}
+
 /// One entry of the append-only admin log: who did what to which subject, and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdminLogEntry {
@@ -397,6 +417,24 @@ pub trait Tx {
     fn household_ids(&mut self) -> Result<Vec<HouseholdId>>;
     /// The cadre who recorded a visit and its household.
     fn visit_owner(&mut self, id: &VisitId) -> Result<Option<(CadreId, HouseholdId)>>;
+
+    // ---- visit photos ----
+    /// Notes that an accepted visit names a photo (a second call for the same visit and hash
+    /// changes nothing).
+    fn link_photo(&mut self, link: &PhotoLink) -> Result<()>;
+    /// Every accepted visit naming the photo, by visit id.
+    fn photo_links(&mut self, sha256: &str) -> Result<Vec<PhotoLink>>;
+    /// The complete photo's description, when the server holds it.
+    fn photo(&mut self, sha256: &str) -> Result<Option<StoredPhoto>>;
+    fn photo_bytes(&mut self, sha256: &str) -> Result<Option<Vec<u8>>>;
+    /// Stores a complete photo; storing one already held changes nothing.
+    fn put_photo(&mut self, photo: &StoredPhoto, bytes: &[u8]) -> Result<()>;
+    /// Stores (or replaces) one chunk of a photo being uploaded.
+    fn put_photo_chunk(&mut self, sha256: &str, index: u32, bytes: &[u8]) -> Result<()>;
+    /// The indexes of the chunks held for a photo being uploaded, ascending.
+    fn photo_chunk_indexes(&mut self, sha256: &str) -> Result<Vec<u32>>;
+    /// Removes and returns every chunk held for a photo, by ascending index.
+    fn take_photo_chunks(&mut self, sha256: &str) -> Result<Vec<(u32, Vec<u8>)>>;
 
     // ---- feeds ----
     /// Appends an entry to a device's feed and returns its position.

@@ -10,14 +10,16 @@ use serde_json::Value;
 use fieldvisit_core::clock::{Hlc, ServerTime, WallTime};
 use fieldvisit_core::domain::exit::{self, StatusStep, StepRefusal, Verification};
 use fieldvisit_core::domain::fields::{self, Entity, FieldError};
+use fieldvisit_core::domain::photo::{MAX_PHOTOS_PER_VISIT, PhotoRef};
 use fieldvisit_core::domain::visit::{IdentifiedBy, VisitAmendment, VisitContent, VisitRecord};
 use fieldvisit_core::ids::{HouseholdId, VisitId};
 use fieldvisit_core::journal::{BodyError, OpBody, Operation};
 use fieldvisit_core::sync::protocol::{FieldClock, RejectCode};
+use fieldvisit_core::validate::{Invalid, Reason};
 
 use super::{MAX_CLOCK_AHEAD_MS, fanout};
 use crate::error::Result;
-use crate::storage::{Conflict, DeviceRecord, ServerVisit, Tx};
+use crate::storage::{Conflict, DeviceRecord, PhotoLink, ServerVisit, Tx};
 
 /// Why an operation is refused; stored with it and reported to the device.
 #[derive(Debug, Clone)]
@@ -236,6 +238,9 @@ fn check_visit(
             )));
         }
     }
+    if let Err(invalid) = check_photos(&record.photos) {
+        return Ok(Err(refuse(RejectCode::Invalid, invalid.to_string(), h)));
+    }
     let distance_m = match (&record.location, &registered.location) {
         (Some(fix), Some(home)) => Some(fix.point.distance_m(home)),
         _ => None,
@@ -244,6 +249,28 @@ fn check_visit(
         record: Box::new(VisitRecord { content, ..record }),
         distance_m,
     }))
+}
+
+/// A visit's photo references: well-formed names and sizes, each photo named once, no more
+/// than a visit may carry (the phone checks the same before recording).
+fn check_photos(photos: &[PhotoRef]) -> Result<(), Invalid> {
+    if photos.len() > MAX_PHOTOS_PER_VISIT {
+        return Err(Invalid::new(
+            "photos",
+            Reason::TooMany {
+                max: MAX_PHOTOS_PER_VISIT,
+                found: photos.len(),
+            },
+        ));
+    }
+    for (i, p) in photos.iter().enumerate() {
+        let field = format!("photos[{i}]");
+        p.validate(&field)?;
+        if photos[..i].iter().any(|q| q.sha256 == p.sha256) {
+            return Err(Invalid::new(&field, Reason::Duplicate));
+        }
+    }
+    Ok(())
 }
 
 fn check_amendment(
@@ -450,6 +477,14 @@ pub fn commit(
                 distance_m,
                 record: op.payload.clone(),
             })?;
+            for photo in &record.photos {
+                tx.link_photo(&PhotoLink {
+                    visit: record.id,
+                    sha256: photo.sha256.clone(),
+                    device: device.id,
+                    size: photo.size,
+                })?;
+            }
             fanout::visit(tx, device, &record.household, server_seq, now)
         }
         Plan::Amend { household, .. } => fanout::visit(tx, device, &household, server_seq, now),

@@ -8,6 +8,8 @@
 
 mod admin;
 pub use admin::*;
+mod photos;
+pub use photos::*;
 
 use std::collections::BTreeSet;
 
@@ -57,7 +59,11 @@ macro_rules! conformance_suite {
             disabling_an_admin_keeps_the_account_and_ends_its_sessions,
             login_failures_are_counted_and_cleared,
             admin_sessions_touch_end_and_expire,
-            a_dropped_write_creates_no_admin
+            a_dropped_write_creates_no_admin,
+            photo_links_are_idempotent_and_listed_by_visit,
+            photo_chunks_are_replaced_listed_and_taken,
+            photos_are_stored_once_per_hash,
+            dropped_photo_writes_leave_nothing
         );
     };
     (@tests $with:path; $($name:ident),* $(,)?) => {

@@ -22,6 +22,7 @@
 mod admin_user;
 mod journal;
 mod misc;
+mod photos;
 mod registry;
 mod report;
 mod schema;
@@ -50,8 +51,8 @@ use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, Rejection};
 pub use schema::VERSION;
 
 use super::{
-    AdminLogEntry, AdminSession, AdminUser, Conflict, DeviceRecord, FeedItem, Outcome, ServerVisit,
-    Storage, StoredDictionary, Tx,
+    AdminLogEntry, AdminSession, AdminUser, Conflict, DeviceRecord, FeedItem, Outcome, PhotoLink,
+    ServerVisit, Storage, StoredDictionary, StoredPhoto, Tx,
 };
 use crate::error::{Error, Result};
 
@@ -697,6 +698,38 @@ impl Tx for PgTx<'_> {
 
     fn dictionaries(&mut self) -> Result<Vec<StoredDictionary>> {
         misc::dictionaries(&mut self.conn)
+    }
+
+    fn link_photo(&mut self, link: &PhotoLink) -> Result<()> {
+        photos::link(&mut self.conn, link)
+    }
+
+    fn photo_links(&mut self, sha256: &str) -> Result<Vec<PhotoLink>> {
+        photos::links(&mut self.conn, sha256)
+    }
+
+    fn photo(&mut self, sha256: &str) -> Result<Option<StoredPhoto>> {
+        photos::get(&mut self.conn, sha256)
+    }
+
+    fn photo_bytes(&mut self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        photos::bytes(&mut self.conn, sha256)
+    }
+
+    fn put_photo(&mut self, photo: &StoredPhoto, bytes: &[u8]) -> Result<()> {
+        photos::put(&mut self.conn, photo, bytes)
+    }
+
+    fn put_photo_chunk(&mut self, sha256: &str, index: u32, bytes: &[u8]) -> Result<()> {
+        photos::put_chunk(&mut self.conn, sha256, index, bytes)
+    }
+
+    fn photo_chunk_indexes(&mut self, sha256: &str) -> Result<Vec<u32>> {
+        photos::chunk_indexes(&mut self.conn, sha256)
+    }
+
+    fn take_photo_chunks(&mut self, sha256: &str) -> Result<Vec<(u32, Vec<u8>)>> {
+        photos::take_chunks(&mut self.conn, sha256)
     }
 
     fn insert_visit(&mut self, visit: &ServerVisit) -> Result<()> {

@@ -7,6 +7,7 @@ mod admin_user;
 mod authority;
 mod dictionary;
 pub(crate) mod feed;
+mod photos;
 mod report;
 mod schema;
 
@@ -34,8 +35,8 @@ use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, RejectCode, Rejec
 pub use schema::VERSION;
 
 use super::{
-    AdminLogEntry, AdminSession, AdminUser, Conflict, DeviceRecord, FeedItem, Outcome, Revocation,
-    ServerVisit, Storage, StoredDictionary, Tx,
+    AdminLogEntry, AdminSession, AdminUser, Conflict, DeviceRecord, FeedItem, Outcome, PhotoLink,
+    Revocation, ServerVisit, Storage, StoredDictionary, StoredPhoto, Tx,
 };
 use crate::error::{Error, Result};
 use feed::{feed_item, feed_parts};
@@ -882,6 +883,38 @@ impl Tx for SqliteTx<'_> {
 
     fn dictionaries(&mut self) -> Result<Vec<StoredDictionary>> {
         dictionary::all(&self.conn)
+    }
+
+    fn link_photo(&mut self, link: &PhotoLink) -> Result<()> {
+        photos::link(&self.conn, link)
+    }
+
+    fn photo_links(&mut self, sha256: &str) -> Result<Vec<PhotoLink>> {
+        photos::links(&self.conn, sha256)
+    }
+
+    fn photo(&mut self, sha256: &str) -> Result<Option<StoredPhoto>> {
+        photos::get(&self.conn, sha256)
+    }
+
+    fn photo_bytes(&mut self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        photos::bytes(&self.conn, sha256)
+    }
+
+    fn put_photo(&mut self, photo: &StoredPhoto, bytes: &[u8]) -> Result<()> {
+        photos::put(&self.conn, photo, bytes)
+    }
+
+    fn put_photo_chunk(&mut self, sha256: &str, index: u32, bytes: &[u8]) -> Result<()> {
+        photos::put_chunk(&self.conn, sha256, index, bytes)
+    }
+
+    fn photo_chunk_indexes(&mut self, sha256: &str) -> Result<Vec<u32>> {
+        photos::chunk_indexes(&self.conn, sha256)
+    }
+
+    fn take_photo_chunks(&mut self, sha256: &str) -> Result<Vec<(u32, Vec<u8>)>> {
+        photos::take_chunks(&self.conn, sha256)
     }
 
     fn insert_visit(&mut self, v: &ServerVisit) -> Result<()> {

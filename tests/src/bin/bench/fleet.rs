@@ -145,6 +145,7 @@ pub(crate) fn visit_op(
         recorded_at: at,
         location: Some(location.rounded()),
         content,
+        photos: Vec::new(),
     };
     phone.hlc = Hlc::tick(phone.hlc, at);
     let op = UnsignedOperation {

@@ -7,6 +7,8 @@
 //! phone pushes 1–3 visits and pulls its changes through the HTTP API on the embedded backend.
 //! `cargo run --release -p fieldvisit-tests --bin bench -- peer` — K phones × V visits synced
 //! at once, side by side with PouchDB replicating to pouchdb-server (needs Node.js and npm).
+//! `cargo run --release -p fieldvisit-tests --bin bench -- photo-resume` — photo bytes re-sent
+//! after an upload of a 2 MB photo is cut at 50%.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,7 @@ use rand_chacha::ChaCha8Rng;
 mod first_sync;
 mod fleet;
 mod peer;
+mod photo_resume;
 mod raw_insert;
 
 /// Visits `record_visit` is timed on per run, by default.
@@ -58,6 +61,8 @@ enum What {
     /// A first secretary's new phone: enrollment and first sync with a year of the village's
     /// visits on the server.
     FirstSync(first_sync::FirstSyncArgs),
+    /// A 2 MB photo upload cut at 50%, then resumed: photo bytes re-sent.
+    PhotoResume,
     /// The whole table of docs/benchmarks.md: device, fleet day, a new phone's first sync and the
     /// peer, one after another
     /// (the device figures with their default 2,000 visits per run).
@@ -325,6 +330,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         What::Fleet(args) => fleet::run(args, cli.runs, cli.seed, cli.json),
         What::Peer(args) => peer::run(args, cli.runs, cli.seed, cli.json),
         What::FirstSync(args) => first_sync::run(args, cli.runs, cli.seed, cli.json),
+        What::PhotoResume => photo_resume::run(cli.runs, cli.seed, cli.json),
         What::All { fleet, peer } => {
             device(&cli, DEVICE_VISITS)?;
             fleet::run(fleet, cli.runs, cli.seed, cli.json)?;

@@ -125,6 +125,7 @@ impl Workload {
                             recorded_at: at,
                             location: Some(location.clone()),
                             content: content.clone(),
+                            photos: Vec::new(),
                         };
                         WorkVisit {
                             plate: region.plate(h),
