@@ -122,10 +122,11 @@ fn schema_version_is_checked_on_connect() {
     );
 }
 
-/// A database at PostgreSQL schema 1 (before dashboard accounts) is upgraded to the current
-/// version at connect time, by the one migration mechanism, and its accounts work afterwards.
+/// A database at PostgreSQL schema 1 (before dashboard accounts and photos) is upgraded to the
+/// current version at connect time, by the one migration mechanism, step by step, and its
+/// accounts and photos work afterwards.
 #[test]
-fn a_version_1_database_gains_the_dashboard_tables() {
+fn a_version_1_database_gains_the_dashboard_and_photo_tables() {
     let Some(url) = url() else { return };
     let schema = ScratchSchema::new(&url, "conf").unwrap();
     drop(schema.storage().unwrap());
@@ -134,6 +135,7 @@ fn a_version_1_database_gains_the_dashboard_tables() {
         .batch_execute(&format!(
             "SET search_path TO {};
              DROP TABLE admin_session; DROP TABLE admin_user;
+             DROP TABLE visit_photo; DROP TABLE photo_chunk; DROP TABLE photo;
              UPDATE schema_version SET version = 1;",
             schema.name()
         ))
@@ -148,4 +150,20 @@ fn a_version_1_database_gains_the_dashboard_tables() {
         fieldvisit_server::storage::postgres::VERSION
     );
     conformance::admin_users_are_unique_and_listed_by_name(&storage);
+    conformance::photos_are_stored_once_per_hash(&storage);
+}
+
+/// A server's last reference to its storage may be dropped on a runtime thread at shutdown;
+/// closing the PostgreSQL connections there must not panic (the client blocks on close).
+#[test]
+fn the_storage_can_be_dropped_inside_an_async_task() {
+    let Some(url) = url() else { return };
+    let schema = ScratchSchema::new(&url, "conf").unwrap();
+    let storage = schema.storage().unwrap();
+    assert!(storage.read().unwrap().visit_count().is_ok());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let dropped = runtime.block_on(async move { tokio::spawn(async move { drop(storage) }).await });
+    assert!(dropped.is_ok(), "dropping the storage in a task panicked");
 }

@@ -66,40 +66,62 @@ pub fn is_url(db: &str) -> bool {
 
 /// One connection and its prepared statements.
 struct Conn {
-    client: Client,
+    /// Always `Some` while the connection is in use; taken only by `Drop`.
+    client: Option<Client>,
     statements: HashMap<String, Statement>,
     /// A rollback failed: the session's state is unknown, so it is replaced before reuse.
     poisoned: bool,
 }
 
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // `postgres::Client` closes its connection by blocking on a runtime of its own, which
+        // panics on a thread that is running async tasks — where a server's last reference
+        // to its storage can be dropped at shutdown. Inside any tokio context it is closed on
+        // a thread of its own; elsewhere right here.
+        let in_tokio = tokio::runtime::Handle::try_current().is_ok();
+        if let Some(client) = self.client.take().filter(|_| in_tokio) {
+            let _ = std::thread::Builder::new()
+                .name("fieldvisit-pg-close".into())
+                .spawn(move || drop(client));
+        }
+    }
+}
+
 impl Conn {
+    fn client(&mut self) -> Result<&mut Client> {
+        self.client
+            .as_mut()
+            .ok_or_else(|| Error::Unavailable("the PostgreSQL connection is closed".into()))
+    }
+
     fn statement(&mut self, sql: &str) -> Result<Statement> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.client.prepare(sql)?;
+        let s = self.client()?.prepare(sql)?;
         self.statements.insert(sql.to_string(), s.clone());
         Ok(s)
     }
 
     fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         let s = self.statement(sql)?;
-        Ok(self.client.query(&s, params)?)
+        Ok(self.client()?.query(&s, params)?)
     }
 
     fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
         let s = self.statement(sql)?;
-        Ok(self.client.query_opt(&s, params)?)
+        Ok(self.client()?.query_opt(&s, params)?)
     }
 
     fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
         let s = self.statement(sql)?;
-        Ok(self.client.query_one(&s, params)?)
+        Ok(self.client()?.query_one(&s, params)?)
     }
 
     fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let s = self.statement(sql)?;
-        Ok(self.client.execute(&s, params)?)
+        Ok(self.client()?.execute(&s, params)?)
     }
 }
 
@@ -187,7 +209,7 @@ impl PostgresStorage {
         // settings set another `search_path`. Every instance on the same schema derives the
         // same lock key, however its URL spells it.
         let schema: Option<String> = writer
-            .client
+            .client()?
             .query_one("SELECT current_schema()", &[])?
             .try_get(0)?;
         let schema = schema.ok_or_else(|| {
@@ -201,7 +223,7 @@ impl PostgresStorage {
             target.push_str(&schema);
         }
         let lock_key = lock_key(&schema);
-        schema::migrate(&mut writer.client, lock_key)?;
+        schema::migrate(writer.client()?, lock_key)?;
         let readers = (0..READERS)
             .map(|_| Self::new_conn(&config).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
@@ -217,7 +239,7 @@ impl PostgresStorage {
 
     fn new_conn(config: &Config) -> Result<Conn> {
         Ok(Conn {
-            client: config.connect(NoTls)?,
+            client: Some(config.connect(NoTls)?),
             statements: HashMap::new(),
             poisoned: false,
         })
@@ -229,7 +251,7 @@ impl PostgresStorage {
         // A panic mid-transaction leaves the transaction open; `poisoned` is set by the
         // rollback in `PgTx::drop`, which runs during the unwind.
         let mut conn = slot.lock().unwrap_or_else(|p| p.into_inner());
-        if conn.poisoned || conn.client.is_closed() {
+        if conn.poisoned || conn.client.as_ref().is_none_or(Client::is_closed) {
             *conn = Self::new_conn(&self.config)?;
         }
         Ok(conn)
@@ -244,7 +266,7 @@ impl PostgresStorage {
 impl Storage for PostgresStorage {
     fn write(&self) -> Result<Box<dyn Tx + '_>> {
         let mut conn = self.acquire(&self.writer)?;
-        conn.client.batch_execute("BEGIN")?;
+        conn.client()?.batch_execute("BEGIN")?;
         let mut tx = PgTx { conn, open: true };
         // Held until this transaction ends: writers of every instance run one at a time.
         tx.conn
@@ -259,7 +281,7 @@ impl Storage for PostgresStorage {
             .get(i)
             .ok_or_else(|| Error::Unavailable("no reader".into()))?;
         let mut conn = self.acquire(slot)?;
-        conn.client
+        conn.client()?
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
         Ok(Box::new(PgTx { conn, open: true }))
     }
@@ -276,7 +298,13 @@ struct PgTx<'a> {
 
 impl Drop for PgTx<'_> {
     fn drop(&mut self) {
-        if self.open && self.conn.client.batch_execute("ROLLBACK").is_err() {
+        if self.open
+            && self
+                .conn
+                .client
+                .as_mut()
+                .is_none_or(|c| c.batch_execute("ROLLBACK").is_err())
+        {
             self.conn.poisoned = true;
         }
     }
@@ -312,26 +340,26 @@ pub(super) fn device_id(text: &str) -> Result<DeviceId> {
 
 impl Tx for PgTx<'_> {
     fn commit(mut self: Box<Self>) -> Result<()> {
-        self.conn.client.batch_execute("COMMIT")?;
+        self.conn.client()?.batch_execute("COMMIT")?;
         self.open = false;
         Ok(())
     }
 
     fn savepoint(&mut self) -> Result<()> {
-        Ok(self.conn.client.batch_execute("SAVEPOINT request")?)
+        Ok(self.conn.client()?.batch_execute("SAVEPOINT request")?)
     }
 
     fn release_savepoint(&mut self) -> Result<()> {
         Ok(self
             .conn
-            .client
+            .client()?
             .batch_execute("RELEASE SAVEPOINT request")?)
     }
 
     fn rollback_to_savepoint(&mut self) -> Result<()> {
         Ok(self
             .conn
-            .client
+            .client()?
             .batch_execute("ROLLBACK TO SAVEPOINT request; RELEASE SAVEPOINT request")?)
     }
 
