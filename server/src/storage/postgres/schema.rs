@@ -23,8 +23,9 @@ use fieldvisit_core::domain::codelist;
 use crate::error::{Error, Result};
 
 /// Versions: 1 the first PostgreSQL release (equal in content to the embedded schema 3);
-/// 2 dashboard accounts and sessions (`super::admin_user::SCHEMA`, the embedded schema 5).
-pub const VERSION: u32 = 2;
+/// 2 dashboard accounts and sessions (`super::admin_user::SCHEMA`, the embedded schema 5);
+/// 3 exit notices and approvals (`super::exit_event::SCHEMA`, the embedded schema 6).
+pub const VERSION: u32 = 3;
 
 const REGISTRY: &str = r#"
 CREATE TABLE code_list (
@@ -289,6 +290,7 @@ fn create(client: &mut Client) -> Result<()> {
     client.batch_execute(REGISTRY)?;
     client.batch_execute(SERVER)?;
     client.batch_execute(super::admin_user::SCHEMA)?;
+    client.batch_execute(super::exit_event::SCHEMA)?;
     let insert = client.prepare(
         "INSERT INTO code_list (list, code, label_zh, label_en, parent)
          VALUES ($1, $2, $3, $4, $5)",
@@ -311,6 +313,8 @@ fn upgrade_from(client: &mut Client, from: u32) -> Result<()> {
     match from {
         // Dashboard accounts and sessions.
         1 => Ok(client.batch_execute(super::admin_user::SCHEMA)?),
+        // Exit notices and approvals (self-contained: only this arm names its version).
+        2 => Ok(client.batch_execute(super::exit_event::SCHEMA)?),
         _ => Err(Error::Corrupt(format!(
             "no upgrade step from PostgreSQL schema {from}"
         ))),

@@ -6,6 +6,7 @@ mod admin_log;
 mod admin_user;
 mod authority;
 mod dictionary;
+mod exit_event;
 pub(crate) mod feed;
 mod report;
 mod schema;
@@ -34,8 +35,8 @@ use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, RejectCode, Rejec
 pub use schema::VERSION;
 
 use super::{
-    AdminLogEntry, AdminSession, AdminUser, Conflict, DeviceRecord, FeedItem, Outcome, Revocation,
-    ServerVisit, Storage, StoredDictionary, Tx,
+    AdminLogEntry, AdminSession, AdminUser, Conflict, DeviceRecord, ExitEvent, FeedItem, Outcome,
+    Revocation, ServerVisit, Storage, StoredDictionary, Tx,
 };
 use crate::error::{Error, Result};
 use feed::{feed_item, feed_parts};
@@ -478,6 +479,14 @@ impl Tx for SqliteTx<'_> {
 
     fn admin_log(&mut self, limit: usize) -> Result<Vec<AdminLogEntry>> {
         admin_log::newest(&self.conn, limit)
+    }
+
+    fn insert_exit_event(&mut self, event: &ExitEvent) -> Result<u64> {
+        exit_event::insert(&self.conn, event)
+    }
+
+    fn exit_events_of_household(&mut self, household: &HouseholdId) -> Result<Vec<ExitEvent>> {
+        exit_event::of_household(&self.conn, household)
     }
 
     fn insert_admin_user(&mut self, user: &AdminUser) -> Result<bool> {

@@ -9,8 +9,8 @@ use fieldvisit_core::domain::codelist;
 use fieldvisit_core::sqlite::Schema;
 
 /// Versions: 1 the first release; 2 compression dictionaries; 3 the append-only admin log;
-/// 4 retiring devices; 5 dashboard accounts and sessions.
-pub const VERSION: u32 = 5;
+/// 4 retiring devices; 5 dashboard accounts and sessions; 6 exit notices and approvals.
+pub const VERSION: u32 = 6;
 
 pub const SERVER: Schema = Schema {
     name: "server database",
@@ -147,6 +147,7 @@ fn create(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(super::admin_log::SCHEMA)?;
     tx.execute_batch(RETIRING)?;
     tx.execute_batch(super::admin_user::SCHEMA)?;
+    tx.execute_batch(super::exit_event::SCHEMA)?;
     for e in codelist::seed() {
         tx.execute(
             "INSERT INTO code_list (list, code, label_zh, label_en, parent)
@@ -168,6 +169,8 @@ fn upgrade_from(tx: &Transaction<'_>, from: u32) -> Result<()> {
         3 => Ok(tx.execute_batch(RETIRING)?),
         // Dashboard accounts and sessions.
         4 => Ok(tx.execute_batch(super::admin_user::SCHEMA)?),
+        // Exit notices and approvals (self-contained: only this arm names its version).
+        5 => Ok(tx.execute_batch(super::exit_event::SCHEMA)?),
         _ => Err(fieldvisit_core::Error::Corrupt(format!(
             "no upgrade step from server schema {from}"
         ))),
