@@ -122,8 +122,9 @@ fn schema_version_is_checked_on_connect() {
     );
 }
 
-/// A database at PostgreSQL schema 1 (before dashboard accounts) is upgraded to the current
-/// version at connect time, by the one migration mechanism, and its accounts work afterwards.
+/// A database at PostgreSQL schema 1 (before dashboard accounts and exit events) is upgraded to
+/// the current version at connect time, by the one migration mechanism, and its accounts and
+/// exit events work afterwards.
 #[test]
 fn a_version_1_database_gains_the_dashboard_tables() {
     let Some(url) = url() else { return };
@@ -133,7 +134,7 @@ fn a_version_1_database_gains_the_dashboard_tables() {
     client
         .batch_execute(&format!(
             "SET search_path TO {};
-             DROP TABLE admin_session; DROP TABLE admin_user;
+             DROP TABLE admin_session; DROP TABLE admin_user; DROP TABLE exit_event;
              UPDATE schema_version SET version = 1;",
             schema.name()
         ))
@@ -148,4 +149,5 @@ fn a_version_1_database_gains_the_dashboard_tables() {
         fieldvisit_server::storage::postgres::VERSION
     );
     conformance::admin_users_are_unique_and_listed_by_name(&storage);
+    conformance::exit_events_round_trip_per_household_in_recorded_order(&storage);
 }

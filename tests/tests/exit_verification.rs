@@ -185,7 +185,8 @@ fn a_cadres_status_move_is_refused_on_the_phone_and_rejected_with_a_reason_when_
 }
 
 #[test]
-fn a_household_becomes_exited_by_verification_notice_and_county_approval_in_order_and_phones_follow() {
+fn a_household_becomes_exited_by_verification_notice_and_county_approval_in_order_and_phones_follow()
+ {
     let server = TestServer::start(22);
     let (household, cadre, secretary) = household_with_secretary(&server);
     let phone = server.device(&secretary);

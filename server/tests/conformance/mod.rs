@@ -8,6 +8,8 @@
 
 mod admin;
 pub use admin::*;
+mod exit_procedure;
+pub use exit_procedure::*;
 
 use std::collections::BTreeSet;
 
@@ -57,7 +59,9 @@ macro_rules! conformance_suite {
             disabling_an_admin_keeps_the_account_and_ends_its_sessions,
             login_failures_are_counted_and_cleared,
             admin_sessions_touch_end_and_expire,
-            a_dropped_write_creates_no_admin
+            a_dropped_write_creates_no_admin,
+            exit_events_round_trip_per_household_in_recorded_order,
+            a_dropped_write_records_no_exit_event
         );
     };
     (@tests $with:path; $($name:ident),* $(,)?) => {
