@@ -178,8 +178,7 @@ fn current_period(
     let since = entered.max(approved);
     let notice = events
         .into_iter()
-        .filter(|e| e.kind == ExitEventKind::Notice && since.is_none_or(|s| e.at >= s))
-        .next_back();
+        .rfind(|e| e.kind == ExitEventKind::Notice && since.is_none_or(|s| e.at >= s));
     Ok((since, notice))
 }
 
