@@ -325,6 +325,38 @@ fn a_household_becomes_exited_by_verification_notice_and_county_approval_in_orde
     }
     assert!(history[2].describe().contains("pre-exit (1) → exited (2)"));
 
+    // The supervisors' `exits` report lists the same steps, in order.
+    let exits = {
+        let mut tx = server.storage.read().unwrap();
+        let opts = fieldvisit_server::report::ReportOptions {
+            period: fieldvisit_server::report::Period {
+                from: today(),
+                to: approval_day,
+            },
+            required_per_month: 4,
+            limit: 50,
+        };
+        fieldvisit_server::report::run(tx.as_mut(), "exits", &opts).unwrap()
+    };
+    let rows: Vec<(String, String, String, String)> = exits
+        .rows
+        .iter()
+        .filter(|r| r[1] == household.id.as_str())
+        .map(|r| {
+            let text = |i: usize| r[i].as_str().unwrap().to_string();
+            (text(3), text(4), text(5), text(6))
+        })
+        .collect();
+    let owned = |a: &str, b: &str, c: &str, d: &str| (a.into(), b.into(), c.into(), d.into());
+    assert_eq!(
+        rows,
+        [
+            owned("step", exit::NOT_EXITED, exit::PRE_EXIT, secretary.as_str()),
+            owned("notice", exit::PRE_EXIT, exit::PRE_EXIT, "test"),
+            owned("approval", exit::PRE_EXIT, exit::EXITED, "test"),
+        ]
+    );
+
     // Both admin steps are in the append-only admin log, with the actor.
     let log = server.storage.read().unwrap().admin_log(10).unwrap();
     let ours: Vec<(&str, &str, &str)> = log
