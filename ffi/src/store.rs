@@ -213,8 +213,10 @@ impl FieldvisitStore {
     }
 
     /// Moves a household's poverty status one exit step (退出) to `to` (a `poverty_status`
-    /// code). Only the village's first secretary may; pre-exit and exited rest on an
-    /// exit-verification visit (`verification_visit_id`) with the full checklist answered.
+    /// code). Only the village's first secretary may; pre-exit rests on an exit-verification
+    /// visit (`verification_visit_id`) with the full checklist answered. Exited is never a
+    /// phone's step: the county approves it after the village notice, and the new status
+    /// arrives with a sync.
     /// A refused step is a `Validation` error on `poverty_status` and nothing is written.
     /// Returns the household as now shown.
     pub fn move_poverty_status(

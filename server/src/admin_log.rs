@@ -132,6 +132,11 @@ pub enum Action {
     /// A dashboard login failed for an existing account; subject: the account, detail: the
     /// failures so far and whether it is now locked.
     AdminLoginFailed,
+    /// A village exit notice (公示) was recorded; subject: the household, detail: its first day.
+    ExitNotice,
+    /// The county approved a household's exit (pre-exit → exited); subject: the household,
+    /// detail: the notice and verification it rests on.
+    ExitApprove,
 }
 
 impl Action {
@@ -151,6 +156,8 @@ impl Action {
             Action::AdminUserDisable => "admin_user.disable",
             Action::AdminLogin => "admin.login",
             Action::AdminLoginFailed => "admin.login_failed",
+            Action::ExitNotice => "exit.notice",
+            Action::ExitApprove => "exit.approve",
         }
     }
 }

@@ -3,9 +3,9 @@
 //! `serve` runs the server; `demo` runs the whole system on a synthetic region; `import`,
 //! `enroll`, `revoke`, `retire`, `import-unsynced`, `devices`, `seed`, `plates`, `admin-log` and
 //! `dictionary` are the admin's
-//! commands, `admin-user` manages dashboard accounts, `report` prints supervision reports (`flags-eval` scores the anomaly flags on
+//! commands, `exit` records the county's steps of a household's exit (notice, approval), `admin-user` manages dashboard accounts, `report` prints supervision reports (`flags-eval` scores the anomaly flags on
 //! planted anomalies), and `synth` writes a synthetic region as CSV files for `import`. Commands that
-//! change something (`import`, `seed`, `enroll`, `revoke`, `retire`, `import-unsynced`, `plates`)
+//! change something (`import`, `seed`, `enroll`, `revoke`, `retire`, `import-unsynced`, `plates`, `exit`)
 //! append to the admin log as
 //! the user named by `--actor`, or else the operating system user.
 
@@ -17,8 +17,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 use fieldvisit_core::clock::{Clock, ServerTime, SystemClock};
-use fieldvisit_core::domain::exit;
-use fieldvisit_core::ids::{CadreId, DeviceId, HouseholdId};
+use fieldvisit_core::ids::{CadreId, DeviceId};
 use fieldvisit_core::synth::{Region, RegionSpec};
 use fieldvisit_server::admin_log::Actor;
 use fieldvisit_server::demo::{self, DemoOptions};
@@ -239,7 +238,7 @@ enum Command {
         weeks: u32,
     },
     /// Show a household: its poverty status and every exit step (退出) with who made it, when,
-    /// and the verification visit it rests on.
+    /// and what it rests on: the first secretary's steps, the village notice, the approval.
     Household {
         /// The household id.
         household: String,
@@ -247,6 +246,12 @@ enum Command {
         db: String,
         #[arg(long)]
         json: bool,
+    },
+    /// The county's steps of a household's exit procedure (退出): the village notice and the
+    /// approval that makes it exited (docs/protocol.md).
+    Exit {
+        #[command(subcommand)]
+        action: fieldvisit_server::exit::ExitCommand,
     },
     /// List the operations the server refused, newest first, with their reasons.
     Rejected {
@@ -786,48 +791,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             household,
             db,
             json,
-        } => {
-            let id = HouseholdId::new(household)?;
-            let storage = storage::open(&db)?;
-            let mut tx = storage.read()?;
-            let Some(found) = tx.household(&id)? else {
-                eprintln!("no household {id} in {}", db);
-                return Ok(ExitCode::FAILURE);
-            };
-            let history = fieldvisit_server::exit::exit_history(tx.as_mut(), &id)?;
-            if json {
-                let out = serde_json::json!({ "household": found, "exit_history": history });
-                println!("{out}");
-            } else {
-                println!(
-                    "{} {}  village {}  status {} ({}){}",
-                    found.id,
-                    found.code,
-                    found.village,
-                    exit::label(&found.poverty_status),
-                    found.poverty_status,
-                    found
-                        .exit_year
-                        .map(|y| format!("  exit year {y}"))
-                        .unwrap_or_default()
-                );
-                if history.is_empty() {
-                    println!("no exit steps");
-                }
-                for step in history {
-                    println!(
-                        "{}  {:<28} by {:<12} verification {}",
-                        china_time(step.received_at),
-                        step.describe(),
-                        step.cadre.as_ref().map_or("?", |c| c.as_str()),
-                        step.verification
-                            .map(|v| v.to_string())
-                            .unwrap_or_else(|| "-".into())
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => fieldvisit_server::exit::show_household(&db, &household, json),
+        Command::Exit { action } => fieldvisit_server::exit::run_cli(action, now()),
         Command::Rejected { db, limit, json } => {
             let storage = storage::open(&db)?;
             let rejections = storage.read()?.rejections(limit)?;

@@ -122,11 +122,11 @@ fn schema_version_is_checked_on_connect() {
     );
 }
 
-/// A database at PostgreSQL schema 1 (before dashboard accounts and photos) is upgraded to the
-/// current version at connect time, by the one migration mechanism, step by step, and its
-/// accounts and photos work afterwards.
+/// A database at PostgreSQL schema 1 (before dashboard accounts, photos and exit events) is
+/// upgraded to the current version at connect time, by the one migration mechanism, step by
+/// step, and its accounts, photos and exit events work afterwards.
 #[test]
-fn a_version_1_database_gains_the_dashboard_and_photo_tables() {
+fn a_version_1_database_gains_every_later_table() {
     let Some(url) = url() else { return };
     let schema = ScratchSchema::new(&url, "conf").unwrap();
     drop(schema.storage().unwrap());
@@ -136,6 +136,7 @@ fn a_version_1_database_gains_the_dashboard_and_photo_tables() {
             "SET search_path TO {};
              DROP TABLE admin_session; DROP TABLE admin_user;
              DROP TABLE visit_photo; DROP TABLE photo_chunk; DROP TABLE photo;
+             DROP TABLE exit_event;
              UPDATE schema_version SET version = 1;",
             schema.name()
         ))
@@ -151,6 +152,7 @@ fn a_version_1_database_gains_the_dashboard_and_photo_tables() {
     );
     conformance::admin_users_are_unique_and_listed_by_name(&storage);
     conformance::photos_are_stored_once_per_hash(&storage);
+    conformance::exit_events_round_trip_per_household_in_recorded_order(&storage);
 }
 
 /// A server's last reference to its storage may be dropped on a runtime thread at shutdown;

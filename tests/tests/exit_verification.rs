@@ -1,27 +1,37 @@
 //! Exit verification (退出) end to end over real HTTP: a cadre's status move is refused on the
 //! phone, and the same move forged past the phone is rejected by the server with a reason that
 //! admins can read, without blocking what comes after it; the village's first secretary moves a
-//! household not exited → pre-exit → exited (and on to relapsed) only with a qualifying
-//! verification visit, step by step, and the other phones holding the household follow.
+//! household not exited → pre-exit only with a qualifying verification visit; the household
+//! becomes exited only by the county's approval (`fieldvisit_server::exit`) after the village
+//! notice has run 7 full days, and the phones holding the household follow; relapse and a
+//! second round work afterwards.
 
 #![allow(clippy::unwrap_used)]
 
-use fieldvisit_core::clock::WallTime;
+use fieldvisit_core::clock::{ServerTime, WallTime};
 use fieldvisit_core::domain::Household;
 use fieldvisit_core::domain::exit::{self, StatusStep, StepRefusal};
 use fieldvisit_core::domain::visit::{
-    Checklist, ChecklistEntry, ChecklistStatus, Identification, VisitContent, VisitRecord,
+    Checklist, ChecklistEntry, ChecklistStatus, Identification, VisitAmendment, VisitChanges,
+    VisitContent, VisitRecord,
 };
 use fieldvisit_core::ids::CadreId;
 use fieldvisit_core::journal::{HouseholdUpdate, OpBody};
 use fieldvisit_core::store::OpState;
 use fieldvisit_core::sync::protocol::RejectCode;
 use fieldvisit_core::{Error, Store};
-use fieldvisit_tests::harness::{TestServer, today};
+use fieldvisit_server::exit::{self as procedure, ExitRecord};
+use fieldvisit_server::storage::ExitEventKind;
+use fieldvisit_tests::harness::{TestServer, admin, now, today};
 use serde_json::json;
 
 /// A not-exited household with an assisting cadre and the village's first secretary.
 fn household_with_secretary(server: &TestServer) -> (Household, CadreId, CadreId) {
+    household_in(server, exit::NOT_EXITED)
+}
+
+/// A household of status `status` with an assisting cadre and the village's first secretary.
+fn household_in(server: &TestServer, status: &str) -> (Household, CadreId, CadreId) {
     let role = |id: &CadreId| {
         server
             .region
@@ -32,7 +42,7 @@ fn household_with_secretary(server: &TestServer) -> (Household, CadreId, CadreId
             .unwrap()
     };
     for h in &server.region.households {
-        if h.poverty_status != exit::NOT_EXITED {
+        if h.poverty_status != status {
             continue;
         }
         let cadres = server.cadres_of(h);
@@ -42,7 +52,21 @@ fn household_with_secretary(server: &TestServer) -> (Household, CadreId, CadreId
             return (h.clone(), a.clone(), s.clone());
         }
     }
-    panic!("the small region has no household with both an assisting cadre and a secretary");
+    panic!(
+        "the small region has no household of status {status} with both an assisting cadre and a secretary"
+    );
+}
+
+/// The server's time `days` days from now (the county acts on later days than the phones).
+fn in_days(days: i64) -> ServerTime {
+    ServerTime(now().0 + days * 86_400_000)
+}
+
+fn refusal(r: fieldvisit_server::Result<impl std::fmt::Debug>) -> String {
+    match r {
+        Err(fieldvisit_server::Error::Refused(reason)) => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 fn verification(item_status: ChecklistStatus, acknowledged: bool) -> VisitContent {
@@ -161,7 +185,8 @@ fn a_cadres_status_move_is_refused_on_the_phone_and_rejected_with_a_reason_when_
 }
 
 #[test]
-fn a_first_secretary_moves_a_household_to_exited_in_order_and_other_phones_follow() {
+fn a_household_becomes_exited_by_verification_notice_and_county_approval_in_order_and_phones_follow()
+ {
     let server = TestServer::start(22);
     let (household, cadre, secretary) = household_with_secretary(&server);
     let phone = server.device(&secretary);
@@ -201,13 +226,50 @@ fn a_first_secretary_moves_a_household_to_exited_in_order_and_other_phones_follo
         server_status(&server, &household).poverty_status,
         exit::PRE_EXIT
     );
-    phone
-        .move_poverty_status(&household.id, exit::EXITED, Some(passed.id))
-        .unwrap();
-    server.sync(&phone).unwrap();
+    // The phone cannot make the household exited: that is the county's approval.
+    let why = refused(phone.move_poverty_status(&household.id, exit::EXITED, Some(passed.id)));
+    assert!(
+        why.contains("county approval") && why.contains("notice"),
+        "{why}"
+    );
+
+    // The county: no approval before the notice, nor before it has run 7 full days.
+    let storage = server.storage.as_ref();
+    let why = refusal(procedure::approve(
+        storage,
+        &household.id,
+        &admin(),
+        in_days(10),
+    ));
+    assert!(why.contains("no village notice"), "{why}");
+    let notice =
+        procedure::record_notice(storage, &household.id, today(), &admin(), now()).unwrap();
+    assert_eq!(notice.day, today());
+    let why = refusal(procedure::approve(
+        storage,
+        &household.id,
+        &admin(),
+        in_days(6),
+    ));
+    assert_eq!(
+        why,
+        format!(
+            "household {}: the village notice started on {}; county approval is possible from {}",
+            household.id,
+            today(),
+            today() + chrono::Days::new(7)
+        )
+    );
+    assert_eq!(
+        server_status(&server, &household).poverty_status,
+        exit::PRE_EXIT
+    );
+    let approved = procedure::approve(storage, &household.id, &admin(), in_days(7)).unwrap();
+    assert_eq!(approved.verification, passed.id);
+    assert_eq!(approved.notice_from, today());
 
     let ops = phone.operations(0, usize::MAX).unwrap();
-    assert_eq!(ops.len(), 4, "two visits and two steps");
+    assert_eq!(ops.len(), 3, "two visits and one step");
     for op in &ops {
         assert_eq!(phone.operation_state(op.id).unwrap(), Some(OpState::Synced));
     }
@@ -222,35 +284,94 @@ fn a_first_secretary_moves_a_household_to_exited_in_order_and_other_phones_follo
     );
     let exited = server_status(&server, &household);
     assert_eq!(exited.poverty_status, exit::EXITED);
-    assert_eq!(exited.exit_year, Some(chrono::Datelike::year(&today())));
+    let approval_day = today() + chrono::Days::new(7);
+    assert_eq!(
+        exited.exit_year,
+        Some(chrono::Datelike::year(&approval_day))
+    );
 
-    // The other phone holding the household receives the new status.
+    // Both phones holding the household receive the new status.
     server.sync(&other).unwrap();
     assert_eq!(local_status(&other, &household), exit::EXITED);
+    server.sync(&phone).unwrap();
+    assert_eq!(local_status(&phone, &household), exit::EXITED);
 
-    // Each step is on the household's history, in order, by whom, with its verification visit.
+    // Each step is on the household's history, in order: the secretary's step with its
+    // verification visit, the notice and the approval with the admin who recorded them.
     let history = {
         let mut tx = server.storage.read().unwrap();
-        fieldvisit_server::exit::exit_history(tx.as_mut(), &household.id).unwrap()
+        procedure::exit_record(tx.as_mut(), &household.id).unwrap()
     };
-    let steps: Vec<(&str, &str, Option<_>)> = history
+    assert_eq!(history.len(), 3, "{history:?}");
+    match &history[0] {
+        ExitRecord::Step(s) => {
+            assert_eq!(
+                (s.from.as_str(), s.to.as_str(), s.verification),
+                (exit::NOT_EXITED, exit::PRE_EXIT, Some(passed.id))
+            );
+            assert_eq!(s.cadre.as_ref(), Some(&secretary));
+            assert_eq!(s.device, phone.device_id());
+            assert_eq!(s.describe(), "not exited (0) → pre-exit (1)");
+        }
+        other => panic!("expected the pre-exit step first, got {other:?}"),
+    }
+    match (&history[1], &history[2]) {
+        (ExitRecord::Notice(n), ExitRecord::Approval(a)) => {
+            assert_eq!((n.day, n.actor.as_str()), (today(), "test"));
+            assert_eq!((a.day, a.actor.as_str()), (approval_day, "test"));
+            assert!(history[0].at() <= n.at && n.at < a.at);
+        }
+        other => panic!("expected the notice, then the approval, got {other:?}"),
+    }
+    assert!(history[2].describe().contains("pre-exit (1) → exited (2)"));
+
+    // The supervisors' `exits` report lists the same steps, in order.
+    let exits = {
+        let mut tx = server.storage.read().unwrap();
+        let opts = fieldvisit_server::report::ReportOptions {
+            period: fieldvisit_server::report::Period {
+                from: today(),
+                to: approval_day,
+            },
+            required_per_month: 4,
+            limit: 50,
+        };
+        fieldvisit_server::report::run(tx.as_mut(), "exits", &opts).unwrap()
+    };
+    let rows: Vec<(String, String, String, String)> = exits
+        .rows
         .iter()
-        .map(|s| (s.from.as_str(), s.to.as_str(), s.verification))
+        .filter(|r| r[1] == household.id.as_str())
+        .map(|r| {
+            let text = |i: usize| r[i].as_str().unwrap().to_string();
+            (text(3), text(4), text(5), text(6))
+        })
         .collect();
+    let owned = |a: &str, b: &str, c: &str, d: &str| (a.into(), b.into(), c.into(), d.into());
     assert_eq!(
-        steps,
+        rows,
         [
-            (exit::NOT_EXITED, exit::PRE_EXIT, Some(passed.id)),
-            (exit::PRE_EXIT, exit::EXITED, Some(passed.id)),
+            owned("step", exit::NOT_EXITED, exit::PRE_EXIT, secretary.as_str()),
+            owned("notice", exit::PRE_EXIT, exit::PRE_EXIT, "test"),
+            owned("approval", exit::PRE_EXIT, exit::EXITED, "test"),
         ]
     );
-    assert!(
-        history
-            .iter()
-            .all(|s| s.cadre.as_ref() == Some(&secretary) && s.device == phone.device_id())
+
+    // Both admin steps are in the append-only admin log, with the actor.
+    let log = server.storage.read().unwrap().admin_log(10).unwrap();
+    let ours: Vec<(&str, &str, &str)> = log
+        .iter()
+        .filter(|e| e.subject == household.id.as_str())
+        .map(|e| (e.action.as_str(), e.actor.as_str(), e.subject.as_str()))
+        .collect();
+    assert_eq!(
+        ours,
+        [
+            ("exit.approve", "test", household.id.as_str()),
+            ("exit.notice", "test", household.id.as_str()),
+        ]
     );
-    assert!(history[0].received_at <= history[1].received_at);
-    assert_eq!(history[1].describe(), "pre-exit (1) → exited (2)");
+    assert_eq!(log[0].detail["verification"], passed.id.to_string());
 
     // A relapse (返贫) needs no visit; the first secretary records it.
     phone
@@ -260,6 +381,157 @@ fn a_first_secretary_moves_a_household_to_exited_in_order_and_other_phones_follo
     assert_eq!(
         server_status(&server, &household).poverty_status,
         exit::RELAPSED
+    );
+
+    // A second round starts afresh: the old notice does not carry over to the new pre-exit.
+    let again = record(
+        &server,
+        &phone,
+        &household,
+        verification(ChecklistStatus::Ok, true),
+    );
+    phone
+        .move_poverty_status(&household.id, exit::PRE_EXIT, Some(again.id))
+        .unwrap();
+    server.sync(&phone).unwrap();
+    assert_eq!(
+        server_status(&server, &household).poverty_status,
+        exit::PRE_EXIT
+    );
+    let why = refusal(procedure::approve(
+        storage,
+        &household.id,
+        &admin(),
+        in_days(30),
+    ));
+    assert!(why.contains("no village notice"), "{why}");
+}
+
+#[test]
+fn approval_is_refused_for_a_household_not_pre_exit_unverified_or_unsigned() {
+    let server = TestServer::start(24);
+    let storage = server.storage.as_ref();
+
+    // Not pre-exit: neither a notice nor an approval.
+    let (household, _, secretary) = household_with_secretary(&server);
+    let why = refusal(procedure::approve(
+        storage,
+        &household.id,
+        &admin(),
+        in_days(10),
+    ));
+    assert!(why.contains("not pre-exit"), "{why}");
+    let why = refusal(procedure::record_notice(
+        storage,
+        &household.id,
+        today(),
+        &admin(),
+        now(),
+    ));
+    assert!(why.contains("not pre-exit"), "{why}");
+    assert!(matches!(
+        procedure::approve(
+            storage,
+            &fieldvisit_core::ids::HouseholdId::new("no-such-household").unwrap(),
+            &admin(),
+            now()
+        ),
+        Err(fieldvisit_server::Error::NotFound(_))
+    ));
+
+    // Pre-exit on a verification the household has not signed: the notice may run, but the
+    // county cannot approve until the household signs (an amendment of the visit).
+    let phone = server.device(&secretary);
+    let unsigned = record(
+        &server,
+        &phone,
+        &household,
+        verification(ChecklistStatus::Ok, false),
+    );
+    phone
+        .move_poverty_status(&household.id, exit::PRE_EXIT, Some(unsigned.id))
+        .unwrap();
+    server.sync(&phone).unwrap();
+    // A notice cannot start before the household became pre-exit, nor in the future.
+    let yesterday = today() - chrono::Days::new(1);
+    let why = refusal(procedure::record_notice(
+        storage,
+        &household.id,
+        yesterday,
+        &admin(),
+        now(),
+    ));
+    assert!(
+        why.contains("before the household became pre-exit"),
+        "{why}"
+    );
+    let tomorrow = today() + chrono::Days::new(1);
+    let why = refusal(procedure::record_notice(
+        storage,
+        &household.id,
+        tomorrow,
+        &admin(),
+        now(),
+    ));
+    assert!(why.contains("after today"), "{why}");
+    procedure::record_notice(storage, &household.id, today(), &admin(), now()).unwrap();
+    let why = refusal(procedure::approve(
+        storage,
+        &household.id,
+        &admin(),
+        in_days(8),
+    ));
+    assert!(why.contains("not acknowledged"), "{why}");
+    phone
+        .amend_visit(VisitAmendment {
+            visit: unsigned.id,
+            reason: "户主已签字确认".into(),
+            changes: VisitChanges {
+                acknowledged: Some(true),
+                ..VisitChanges::default()
+            },
+        })
+        .unwrap();
+    server.sync(&phone).unwrap();
+    procedure::approve(storage, &household.id, &admin(), in_days(8)).unwrap();
+    assert_eq!(
+        server_status(&server, &household).poverty_status,
+        exit::EXITED
+    );
+
+    // A household pre-exit in the registry with no verification by its first secretary: a
+    // visit of that kind by an assisting cadre does not count.
+    let (pre, cadre, _) = household_in(&server, exit::PRE_EXIT);
+    let helper = server.device(&cadre);
+    record(
+        &server,
+        &helper,
+        &pre,
+        verification(ChecklistStatus::Ok, true),
+    );
+    server.sync(&helper).unwrap();
+    procedure::record_notice(storage, &pre.id, today(), &admin(), now()).unwrap();
+    let why = refusal(procedure::approve(storage, &pre.id, &admin(), in_days(8)));
+    assert!(why.contains("no exit-verification visit"), "{why}");
+    assert_eq!(server_status(&server, &pre).poverty_status, exit::PRE_EXIT);
+
+    // Refused approvals change nothing and log nothing; the notices are logged.
+    let log = server.storage.read().unwrap().admin_log(20).unwrap();
+    let actions: Vec<&str> = log
+        .iter()
+        .filter(|e| e.action.starts_with("exit."))
+        .map(|e| e.action.as_str())
+        .collect();
+    assert_eq!(actions, ["exit.notice", "exit.approve", "exit.notice"]);
+    let events = server
+        .storage
+        .read()
+        .unwrap()
+        .exit_events_of_household(&pre.id)
+        .unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [ExitEventKind::Notice]
     );
 }
 
@@ -294,9 +566,13 @@ fn the_server_refuses_a_first_secretarys_forged_steps_out_of_order() {
         forged.next(&step(exit::NOT_EXITED, exit::PRE_EXIT, true)),
         // A stale step: the household is no longer not-exited.
         forged.next(&step(exit::NOT_EXITED, exit::PRE_EXIT, true)),
+        // Exited from a phone, with a signed verification: only the county approves.
+        forged.next(&step(exit::PRE_EXIT, exit::EXITED, true)),
     ];
     let answer = forged.push(&server, ops).unwrap();
-    assert_eq!(answer.ack.acked_seq, 4);
+    assert_eq!(answer.ack.acked_seq, 5);
+    let last = answer.ack.rejected.last().unwrap();
+    assert!(last.reason.contains("county approval"), "{}", last.reason);
     let rejected: Vec<(u64, RejectCode)> = answer
         .ack
         .rejected
@@ -309,6 +585,7 @@ fn the_server_refuses_a_first_secretarys_forged_steps_out_of_order() {
             (1, RejectCode::Invalid),
             (2, RejectCode::Invalid),
             (4, RejectCode::Invalid),
+            (5, RejectCode::Invalid),
         ]
     );
     assert_eq!(

@@ -3,7 +3,9 @@
 //! is told at once and nothing is journaled; the server checks the step again on push.
 //!
 //! A step is journaled as a `household.status` operation and applied to the local household
-//! row in the same transaction. It never bypasses the rules: there is no "force" here.
+//! row in the same transaction. It never bypasses the rules: there is no "force" here. The
+//! step to exited is never a phone's (the county approves it on the server after the village
+//! notice); the phone learns that status from its feed.
 
 use super::Store;
 use super::journal_log::append;

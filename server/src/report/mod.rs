@@ -8,6 +8,7 @@
 //! never write. Dates are local dates in China Standard Time, like every date in the system.
 
 pub mod coverage;
+pub mod exits;
 pub mod flags;
 pub mod logs;
 pub mod planted;
@@ -34,6 +35,7 @@ pub const NAMES: &[&str] = &[
     "rejected",
     "conflicts",
     "flags",
+    "exits",
 ];
 
 /// China Standard Time, the zone of every local date.
@@ -102,6 +104,7 @@ pub fn run(tx: &mut dyn Tx, name: &str, opts: &ReportOptions) -> Result<Table> {
         "rejected" => logs::rejected(tx, opts.limit),
         "conflicts" => logs::conflicts(tx, opts.limit),
         "flags" => flags::report(tx, opts.period),
+        "exits" => exits::report(tx, opts.period),
         other => Err(Error::NotFound(format!(
             "no report named {other}; reports: {}",
             NAMES.join(", ")

@@ -199,6 +199,51 @@ pub struct AdminUser {
     pub locked_until: Option<ServerTime>,
 }
 
+/// An admin step of a household's exit procedure (退出) that no phone makes: the village's
+/// public notice (公示) and the county's approval (docs/protocol.md, "Poverty status and exit
+/// verification"). Recorded by `fieldvisit-server exit`, never changed or removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitEvent {
+    /// Position among all exit events, assigned on insert (ignored by [`Tx::insert_exit_event`]).
+    pub id: u64,
+    pub household: HouseholdId,
+    pub kind: ExitEventKind,
+    /// For a notice, the day it started; for an approval, the day it was given.
+    pub day: NaiveDate,
+    /// When it was recorded.
+    pub at: ServerTime,
+    /// The admin who recorded it.
+    pub actor: String,
+}
+
+/// What an [`ExitEvent`] records; stored as [`ExitEventKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitEventKind {
+    /// The village published the exit notice (公示), starting on the event's day.
+    Notice,
+    /// The county approved the exit: the household became exited.
+    Approval,
+}
+
+impl ExitEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitEventKind::Notice => "notice",
+            ExitEventKind::Approval => "approval",
+        }
+    }
+
+    /// The kind stored as `s`, or `None` for anything else.
+    pub fn parse(s: &str) -> Option<ExitEventKind> {
+        match s {
+            "notice" => Some(ExitEventKind::Notice),
+            "approval" => Some(ExitEventKind::Approval),
+            _ => None,
+        }
+    }
+}
+
 /// A logged-in dashboard session. Only the SHA-256 hash of its cookie token is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminSession {
@@ -295,6 +340,13 @@ pub trait Tx {
     fn append_admin_log(&mut self, entry: &AdminLogEntry) -> Result<u64>;
     /// The newest `limit` entries, newest first.
     fn admin_log(&mut self, limit: usize) -> Result<Vec<AdminLogEntry>>;
+
+    // ---- exit procedure (append-only) ----
+    /// Records a village notice or county approval and returns its id. No method changes or
+    /// removes one.
+    fn insert_exit_event(&mut self, event: &ExitEvent) -> Result<u64>;
+    /// A household's exit events, oldest first.
+    fn exit_events_of_household(&mut self, household: &HouseholdId) -> Result<Vec<ExitEvent>>;
 
     // ---- dashboard accounts and sessions ----
     /// Creates an account; false (and nothing written) when the name is taken.

@@ -10,6 +10,8 @@ mod admin;
 pub use admin::*;
 mod photos;
 pub use photos::*;
+mod exit_procedure;
+pub use exit_procedure::*;
 
 use std::collections::BTreeSet;
 
@@ -63,7 +65,9 @@ macro_rules! conformance_suite {
             photo_links_are_idempotent_and_listed_by_visit,
             photo_chunks_are_replaced_listed_and_taken,
             photos_are_stored_once_per_hash,
-            dropped_photo_writes_leave_nothing
+            dropped_photo_writes_leave_nothing,
+            exit_events_round_trip_per_household_in_recorded_order,
+            a_dropped_write_records_no_exit_event
         );
     };
     (@tests $with:path; $($name:ident),* $(,)?) => {

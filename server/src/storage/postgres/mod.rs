@@ -20,6 +20,7 @@
 //! of one database do not wait for each other.
 
 mod admin_user;
+mod exit_event;
 mod journal;
 mod misc;
 mod photos;
@@ -51,8 +52,8 @@ use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, Rejection};
 pub use schema::VERSION;
 
 use super::{
-    AdminLogEntry, AdminSession, AdminUser, Conflict, DeviceRecord, FeedItem, Outcome, PhotoLink,
-    ServerVisit, Storage, StoredDictionary, StoredPhoto, Tx,
+    AdminLogEntry, AdminSession, AdminUser, Conflict, DeviceRecord, ExitEvent, FeedItem, Outcome,
+    PhotoLink, ServerVisit, Storage, StoredDictionary, StoredPhoto, Tx,
 };
 use crate::error::{Error, Result};
 
@@ -538,6 +539,14 @@ impl Tx for PgTx<'_> {
 
     fn admin_log(&mut self, limit: usize) -> Result<Vec<AdminLogEntry>> {
         misc::admin_log(&mut self.conn, limit)
+    }
+
+    fn insert_exit_event(&mut self, event: &ExitEvent) -> Result<u64> {
+        exit_event::insert(&mut self.conn, event)
+    }
+
+    fn exit_events_of_household(&mut self, household: &HouseholdId) -> Result<Vec<ExitEvent>> {
+        exit_event::of_household(&mut self.conn, household)
     }
 
     fn insert_admin_user(&mut self, user: &AdminUser) -> Result<bool> {

@@ -25,7 +25,8 @@ use crate::error::{Error, Result};
 /// Versions: 1 the first PostgreSQL release (equal in content to the embedded schema 3);
 /// 2 dashboard accounts and sessions (`super::admin_user::SCHEMA`, the embedded schema 5);
 /// 3 visit photos (`super::photos::SCHEMA`, the embedded schema 6).
-pub const VERSION: u32 = 3;
+/// 4 exit notices and approvals (`super::exit_event::SCHEMA`, the embedded schema 7).
+pub const VERSION: u32 = 4;
 
 const REGISTRY: &str = r#"
 CREATE TABLE code_list (
@@ -291,6 +292,7 @@ fn create(client: &mut Client) -> Result<()> {
     client.batch_execute(SERVER)?;
     client.batch_execute(super::admin_user::SCHEMA)?;
     client.batch_execute(super::photos::SCHEMA)?;
+    client.batch_execute(super::exit_event::SCHEMA)?;
     let insert = client.prepare(
         "INSERT INTO code_list (list, code, label_zh, label_en, parent)
          VALUES ($1, $2, $3, $4, $5)",
@@ -315,6 +317,8 @@ fn upgrade_from(client: &mut Client, from: u32) -> Result<()> {
         1 => Ok(client.batch_execute(super::admin_user::SCHEMA)?),
         // Visit photos.
         2 => Ok(client.batch_execute(super::photos::SCHEMA)?),
+        // Exit notices and approvals (self-contained: only this arm names its version).
+        3 => Ok(client.batch_execute(super::exit_event::SCHEMA)?),
         _ => Err(Error::Corrupt(format!(
             "no upgrade step from PostgreSQL schema {from}"
         ))),

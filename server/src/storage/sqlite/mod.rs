@@ -6,6 +6,7 @@ mod admin_log;
 mod admin_user;
 mod authority;
 mod dictionary;
+mod exit_event;
 pub(crate) mod feed;
 mod photos;
 mod report;
@@ -35,8 +36,8 @@ use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, RejectCode, Rejec
 pub use schema::VERSION;
 
 use super::{
-    AdminLogEntry, AdminSession, AdminUser, Conflict, DeviceRecord, FeedItem, Outcome, PhotoLink,
-    Revocation, ServerVisit, Storage, StoredDictionary, StoredPhoto, Tx,
+    AdminLogEntry, AdminSession, AdminUser, Conflict, DeviceRecord, ExitEvent, FeedItem, Outcome,
+    PhotoLink, Revocation, ServerVisit, Storage, StoredDictionary, StoredPhoto, Tx,
 };
 use crate::error::{Error, Result};
 use feed::{feed_item, feed_parts};
@@ -479,6 +480,14 @@ impl Tx for SqliteTx<'_> {
 
     fn admin_log(&mut self, limit: usize) -> Result<Vec<AdminLogEntry>> {
         admin_log::newest(&self.conn, limit)
+    }
+
+    fn insert_exit_event(&mut self, event: &ExitEvent) -> Result<u64> {
+        exit_event::insert(&self.conn, event)
+    }
+
+    fn exit_events_of_household(&mut self, household: &HouseholdId) -> Result<Vec<ExitEvent>> {
+        exit_event::of_household(&self.conn, household)
     }
 
     fn insert_admin_user(&mut self, user: &AdminUser) -> Result<bool> {

@@ -9,8 +9,9 @@ use fieldvisit_core::domain::codelist;
 use fieldvisit_core::sqlite::Schema;
 
 /// Versions: 1 the first release; 2 compression dictionaries; 3 the append-only admin log;
-/// 4 retiring devices; 5 dashboard accounts and sessions; 6 visit photos.
-pub const VERSION: u32 = 6;
+/// 4 retiring devices; 5 dashboard accounts and sessions; 6 visit photos; 7 exit notices and
+/// approvals.
+pub const VERSION: u32 = 7;
 
 pub const SERVER: Schema = Schema {
     name: "server database",
@@ -148,6 +149,7 @@ fn create(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(RETIRING)?;
     tx.execute_batch(super::admin_user::SCHEMA)?;
     tx.execute_batch(super::photos::SCHEMA)?;
+    tx.execute_batch(super::exit_event::SCHEMA)?;
     for e in codelist::seed() {
         tx.execute(
             "INSERT INTO code_list (list, code, label_zh, label_en, parent)
@@ -171,6 +173,8 @@ fn upgrade_from(tx: &Transaction<'_>, from: u32) -> Result<()> {
         4 => Ok(tx.execute_batch(super::admin_user::SCHEMA)?),
         // Visit photos.
         5 => Ok(tx.execute_batch(super::photos::SCHEMA)?),
+        // Exit notices and approvals (self-contained: only this arm names its version).
+        6 => Ok(tx.execute_batch(super::exit_event::SCHEMA)?),
         _ => Err(fieldvisit_core::Error::Corrupt(format!(
             "no upgrade step from server schema {from}"
         ))),

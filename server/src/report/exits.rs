@@ -1,0 +1,86 @@
+//! The `exits` report: every step of the exit procedure (退出) taken in the period, across all
+//! households, oldest first — the first secretaries' accepted status steps, the village notices
+//! and the county approvals — read through the same history as `fieldvisit-server household`
+//! (`crate::exit::exit_record`), so the two cannot disagree.
+
+use serde_json::json;
+
+use fieldvisit_core::clock::WallTime;
+use fieldvisit_core::domain::exit;
+
+use super::{Period, Table};
+use crate::error::Result;
+use crate::exit::{ExitRecord, exit_record};
+use crate::storage::Tx;
+
+/// One row per exit step recorded (server time) in `period`.
+pub fn report(tx: &mut dyn Tx, period: Period) -> Result<Table> {
+    let (from, to) = period.bounds();
+    let mut rows = Vec::new();
+    for household in tx.household_ids()? {
+        let village = tx.household(&household)?.map(|h| h.village);
+        for entry in exit_record(tx, &household)? {
+            let at = entry.at();
+            if at.0 < from.0 || at.0 >= to.0 {
+                continue;
+            }
+            let (step, from_status, to_status, by, rests_on) = match &entry {
+                ExitRecord::Step(s) => (
+                    "step",
+                    s.from.clone(),
+                    s.to.clone(),
+                    s.cadre.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+                    s.verification
+                        .map(|v| format!("verification {v}"))
+                        .unwrap_or_default(),
+                ),
+                ExitRecord::Notice(e) => (
+                    "notice",
+                    exit::PRE_EXIT.to_string(),
+                    exit::PRE_EXIT.to_string(),
+                    e.actor.clone(),
+                    format!(
+                        "notice from {}, approval possible from {}",
+                        e.day,
+                        exit::approval_possible_from(e.day)
+                    ),
+                ),
+                ExitRecord::Approval(e) => (
+                    "approval",
+                    exit::PRE_EXIT.to_string(),
+                    exit::EXITED.to_string(),
+                    e.actor.clone(),
+                    format!("county approval of {}", e.day),
+                ),
+            };
+            rows.push((
+                at,
+                vec![
+                    json!(super::local_time(WallTime(at.0))),
+                    json!(household.to_string()),
+                    json!(village.clone().unwrap_or_default()),
+                    json!(step),
+                    json!(from_status),
+                    json!(to_status),
+                    json!(by),
+                    json!(rests_on),
+                ],
+            ));
+        }
+    }
+    rows.sort_by_key(|(at, _)| *at);
+    let mut t = Table::new(vec![
+        "at_cst",
+        "household",
+        "village",
+        "step",
+        "from",
+        "to",
+        "by",
+        "rests_on",
+    ]);
+    for (_, row) in rows {
+        t.push(row);
+    }
+    Ok(t)
+}
