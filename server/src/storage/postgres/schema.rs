@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 
 /// Versions: 1 the first PostgreSQL release (equal in content to the embedded schema 3);
 /// 2 dashboard accounts and sessions (`super::admin_user::SCHEMA`, the embedded schema 5);
-/// 3 visit photos (`super::photos::SCHEMA`, the embedded schema 6).
+/// 3 visit photos (`super::photos::SCHEMA`, the embedded schema 6);
 /// 4 exit notices and approvals (`super::exit_event::SCHEMA`, the embedded schema 7).
 pub const VERSION: u32 = 4;
 

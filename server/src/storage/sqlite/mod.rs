@@ -43,19 +43,6 @@ use crate::error::{Error, Result};
 use feed::{feed_item, feed_parts};
 
 const READERS: usize = 4;
-/// Page cache of the writer connection. SQLite's default (2 MiB) holds a small part of a city's
-/// registry, so every sync's lookups (household, assignments, devices in scope) went to the
-/// operating system for pages; a city's registry and its hot indexes fit in this. With the
-/// readers' caches the server's memory stays well under its budget (docs/benchmarks.md).
-const WRITER_CACHE_KIB: i64 = 64 * 1024;
-/// Page cache of each reader connection (pages of changes, reports).
-const READER_CACHE_KIB: i64 = 16 * 1024;
-
-fn set_cache_kib(conn: &Connection, kib: i64) -> Result<()> {
-    // A negative cache_size is in KiB rather than pages.
-    conn.pragma_update(None, "cache_size", -kib)?;
-    Ok(())
-}
 
 pub struct SqliteStorage {
     path: PathBuf,
@@ -77,14 +64,9 @@ impl SqliteStorage {
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStorage> {
         let path = path.as_ref().to_path_buf();
         let writer = fieldvisit_core::sqlite::open_writer(&path, &schema::SERVER)?;
-        set_cache_kib(&writer, WRITER_CACHE_KIB)?;
         let readers = (0..READERS)
-            .map(|_| {
-                let reader = fieldvisit_core::sqlite::open_reader(&path, &schema::SERVER)?;
-                set_cache_kib(&reader, READER_CACHE_KIB)?;
-                Ok(Mutex::new(reader))
-            })
-            .collect::<Result<Vec<_>>>()?;
+            .map(|_| fieldvisit_core::sqlite::open_reader(&path, &schema::SERVER).map(Mutex::new))
+            .collect::<fieldvisit_core::Result<Vec<_>>>()?;
         Ok(SqliteStorage {
             path,
             writer: Mutex::new(writer),
