@@ -63,8 +63,8 @@ enum What {
     FirstSync(first_sync::FirstSyncArgs),
     /// A 2 MB photo upload cut at 50%, then resumed: photo bytes re-sent.
     PhotoResume,
-    /// The whole table of docs/benchmarks.md: device, fleet day, a new phone's first sync and the
-    /// peer, one after another
+    /// The whole table of docs/benchmarks.md: device, fleet day, a new phone's first sync, photo
+    /// upload resumption and the peer, one after another
     /// (the device figures with their default 2,000 visits per run).
     All {
         #[command(flatten)]
@@ -338,6 +338,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 visits_per_household: first_sync::VISITS_PER_HOUSEHOLD,
             };
             first_sync::run(&first, cli.runs, cli.seed, cli.json)?;
+            photo_resume::run(cli.runs, cli.seed, cli.json)?;
             peer::run(peer, cli.runs, cli.seed, cli.json)
         }
         What::ServeDb { db } => fieldvisit_tests::server_process::serve(db),
