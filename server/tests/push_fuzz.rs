@@ -5,15 +5,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use ed25519_dalek::SigningKey;
 use fieldvisit_core::clock::{Clock, Hlc, ServerTime, SystemClock, WallTime};
-use fieldvisit_core::ids::{DeviceId, OpId};
+use fieldvisit_core::ids::OpId;
 use fieldvisit_core::journal::{ChainPoint, UnsignedOperation};
 use fieldvisit_core::sync::protocol::{PROTOCOL_VERSION, PushedOp, SyncRequest};
-use fieldvisit_core::synth::{Region, RegionSpec};
 use fieldvisit_server::http::error::ApiError;
-use fieldvisit_server::storage::sqlite::SqliteStorage;
-use fieldvisit_server::storage::{DeviceRecord, Storage};
+use fieldvisit_server::storage::Storage;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -63,42 +60,12 @@ fn kind() -> impl Strategy<Value = String> {
     ]
 }
 
-struct World {
-    _dir: tempfile::TempDir,
-    storage: SqliteStorage,
-    device: DeviceRecord,
-    key: SigningKey,
-}
+mod common;
+
+use common::World;
 
 fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = SqliteStorage::open(dir.path().join("fuzz.db")).unwrap();
-    let region = Region::generate(RegionSpec::small(3));
-    let actor = fieldvisit_server::admin_log::Actor::new("test").unwrap();
-    fieldvisit_server::admin::load_region(&storage, &region, &actor, ServerTime(0)).unwrap();
-    let key = SigningKey::from_bytes(&[4; 32]);
-    let device = DeviceRecord {
-        id: DeviceId::generate(WallTime(1_700_000_000_000)),
-        cadre: region.cadres[0].id.clone(),
-        public_key: key.verifying_key().to_bytes(),
-        enrolled_at: ServerTime(0),
-        revoked: None,
-        retiring: None,
-        head: ChainPoint::START,
-        app_version: None,
-        last_sync_at: None,
-        pending_reported: 0,
-        clock_skew_ms: 0,
-    };
-    let mut tx = storage.write().unwrap();
-    tx.upsert_device(&device, &[1; 32]).unwrap();
-    tx.commit().unwrap();
-    World {
-        _dir: dir,
-        storage,
-        device,
-        key,
-    }
+    common::world(3, [4; 32])
 }
 
 proptest! {
