@@ -48,7 +48,7 @@ print(next(c.split(";")[0].split("=", 1)[1] for c in cookies if c.startswith("fv
 PY
 )
 
-examples=${FIELDVISIT_API_EXAMPLES:-300}
+examples=${FIELDVISIT_API_EXAMPLES:-150}
 schemathesis run "http://127.0.0.1:$port/v1/openapi.json" \
   --checks not_a_server_error \
   --header "Authorization: Bearer $token" \
