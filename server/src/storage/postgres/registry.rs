@@ -32,139 +32,146 @@ fn u16_of(v: i32, what: &'static str) -> Result<u16> {
     u16::try_from(v).map_err(corrupt(what))
 }
 
-pub(super) fn put_record(c: &mut Conn, record: &RegistryRecord) -> Result<()> {
-    match record {
-        RegistryRecord::Code(e) => {
-            c.execute(
-                "INSERT INTO code_list (list, code, label_zh, label_en, parent)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (list, code) DO UPDATE SET label_zh = excluded.label_zh,
-                     label_en = excluded.label_en, parent = excluded.parent",
-                &[&e.list, &e.code, &e.label_zh, &e.label_en, &e.parent],
-            )?;
-        }
-        RegistryRecord::Area(a) => {
-            c.execute(
-                "INSERT INTO area (code, name, parent, is_poor_village, lat, lon)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent,
-                     is_poor_village = excluded.is_poor_village, lat = excluded.lat,
-                     lon = excluded.lon",
-                &[
-                    &a.code,
-                    &a.name,
-                    &a.parent,
-                    &a.is_poor_village,
-                    &a.location.map(|p| p.lat),
-                    &a.location.map(|p| p.lon),
-                ],
-            )?;
-        }
-        RegistryRecord::Household(h) => put_household(c, h)?,
-        RegistryRecord::Member(m) => put_member(c, m)?,
-        RegistryRecord::Cadre(k) => {
-            c.execute(
-                "INSERT INTO cadre (id, name, phone, work_unit, title, rank, role)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, phone = excluded.phone,
-                     work_unit = excluded.work_unit, title = excluded.title,
-                     rank = excluded.rank, role = excluded.role",
-                &[
-                    &k.id.as_str(),
-                    &k.name,
-                    &k.phone,
-                    &k.work_unit,
-                    &k.title,
-                    &k.rank,
-                    &k.role,
-                ],
-            )?;
-        }
-        RegistryRecord::Assignment(a) => {
-            c.execute(
-                "INSERT INTO assignment (id, cadre, household, from_date, to_date)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (id) DO UPDATE SET cadre = excluded.cadre,
-                     household = excluded.household, from_date = excluded.from_date,
-                     to_date = excluded.to_date",
-                &[
-                    &a.id.as_str(),
-                    &a.cadre.as_str(),
-                    &a.household.as_str(),
-                    &a.from,
-                    &a.to,
-                ],
-            )?;
-        }
-        RegistryRecord::VillagePost(p) => {
-            c.execute(
-                "INSERT INTO village_post (id, cadre, village, from_date, to_date)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (id) DO UPDATE SET cadre = excluded.cadre,
-                     village = excluded.village, from_date = excluded.from_date,
-                     to_date = excluded.to_date",
-                &[
-                    &p.id.as_str(),
-                    &p.cadre.as_str(),
-                    &p.village,
-                    &p.from,
-                    &p.to,
-                ],
-            )?;
-        }
-        RegistryRecord::Measure(m) => {
-            c.execute(
-                "INSERT INTO measure (id, household, category, content, date, cost_yuan,
-                     acknowledged)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (id) DO UPDATE SET household = excluded.household,
-                     category = excluded.category, content = excluded.content,
-                     date = excluded.date, cost_yuan = excluded.cost_yuan,
-                     acknowledged = excluded.acknowledged",
-                &[
-                    &m.id.as_str(),
-                    &m.household.as_str(),
-                    &m.category,
-                    &m.content,
-                    &m.date,
-                    &m.cost_yuan,
-                    &m.acknowledged,
-                ],
-            )?;
-        }
-        RegistryRecord::AuthorityKey(k) => {
-            c.execute(
-                "INSERT INTO authority_key (key_id, public_key) VALUES ($1, $2)
-                 ON CONFLICT (key_id) DO UPDATE SET public_key = excluded.public_key",
-                &[&i32::from(k.key_id), &k.public_key.as_slice()],
-            )?;
+/// Writes one registry row: inserts it, or replaces every column but the `key` of the row
+/// with the same key. `columns` (comma-separated, as in SQL) and `values` pair up in order and
+/// name all of the table's columns, so a replaced row keeps nothing of the old one. A column
+/// written `name::type…` has its parameter cast so (`other_causes::text::jsonb`: JSON sent as
+/// text).
+fn upsert(
+    c: &mut Conn,
+    table: &str,
+    key: &str,
+    columns: &str,
+    values: &[&(dyn ToSql + Sync)],
+) -> Result<()> {
+    let key: Vec<&str> = key.split(',').map(str::trim).collect();
+    let mut names = Vec::new();
+    let mut placeholders = Vec::new();
+    let mut replaced = Vec::new();
+    for (n, column) in (1..).zip(columns.split(',').map(str::trim)) {
+        let (name, cast) = column
+            .split_once("::")
+            .map_or((column, None), |(name, cast)| (name, Some(cast)));
+        names.push(name);
+        placeholders.push(match cast {
+            Some(cast) => format!("${n}::{cast}"),
+            None => format!("${n}"),
+        });
+        if !key.contains(&name) {
+            replaced.push(format!("{name} = excluded.{name}"));
         }
     }
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+        names.join(", "),
+        placeholders.join(", "),
+        key.join(", "),
+        replaced.join(", ")
+    );
+    c.execute(&sql, values)?;
     Ok(())
+}
+
+pub(super) fn put_record(c: &mut Conn, record: &RegistryRecord) -> Result<()> {
+    match record {
+        RegistryRecord::Code(e) => upsert(
+            c,
+            "code_list",
+            "list, code",
+            "list, code, label_zh, label_en, parent",
+            &[&e.list, &e.code, &e.label_zh, &e.label_en, &e.parent],
+        ),
+        RegistryRecord::Area(a) => upsert(
+            c,
+            "area",
+            "code",
+            "code, name, parent, is_poor_village, lat, lon",
+            &[
+                &a.code,
+                &a.name,
+                &a.parent,
+                &a.is_poor_village,
+                &a.location.map(|p| p.lat),
+                &a.location.map(|p| p.lon),
+            ],
+        ),
+        RegistryRecord::Household(h) => put_household(c, h),
+        RegistryRecord::Member(m) => put_member(c, m),
+        RegistryRecord::Cadre(k) => upsert(
+            c,
+            "cadre",
+            "id",
+            "id, name, phone, work_unit, title, rank, role",
+            &[
+                &k.id.as_str(),
+                &k.name,
+                &k.phone,
+                &k.work_unit,
+                &k.title,
+                &k.rank,
+                &k.role,
+            ],
+        ),
+        RegistryRecord::Assignment(a) => upsert(
+            c,
+            "assignment",
+            "id",
+            "id, cadre, household, from_date, to_date",
+            &[
+                &a.id.as_str(),
+                &a.cadre.as_str(),
+                &a.household.as_str(),
+                &a.from,
+                &a.to,
+            ],
+        ),
+        RegistryRecord::VillagePost(p) => upsert(
+            c,
+            "village_post",
+            "id",
+            "id, cadre, village, from_date, to_date",
+            &[
+                &p.id.as_str(),
+                &p.cadre.as_str(),
+                &p.village,
+                &p.from,
+                &p.to,
+            ],
+        ),
+        RegistryRecord::Measure(m) => upsert(
+            c,
+            "measure",
+            "id",
+            "id, household, category, content, date, cost_yuan, acknowledged",
+            &[
+                &m.id.as_str(),
+                &m.household.as_str(),
+                &m.category,
+                &m.content,
+                &m.date,
+                &m.cost_yuan,
+                &m.acknowledged,
+            ],
+        ),
+        RegistryRecord::AuthorityKey(k) => upsert(
+            c,
+            "authority_key",
+            "key_id",
+            "key_id, public_key",
+            &[&i32::from(k.key_id), &k.public_key.as_slice()],
+        ),
+    }
 }
 
 fn put_household(c: &mut Conn, h: &Household) -> Result<()> {
     let causes = serde_json::to_string(&h.other_causes)?;
-    c.execute(
-        "INSERT INTO household (id, code, plate_issue, village, group_name, head, phone,
-             ident_standard, attribute, main_cause, other_causes, poverty_status,
-             identified_year, exit_year, housing_area_m2, housing_structure,
-             housing_safety, drinking_water, lat, lon)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb, $12, $13, $14, $15,
-             $16, $17, $18, $19, $20)
-         ON CONFLICT (id) DO UPDATE SET code = excluded.code,
-             plate_issue = excluded.plate_issue, village = excluded.village,
-             group_name = excluded.group_name, head = excluded.head,
-             phone = excluded.phone, ident_standard = excluded.ident_standard,
-             attribute = excluded.attribute, main_cause = excluded.main_cause,
-             other_causes = excluded.other_causes,
-             poverty_status = excluded.poverty_status,
-             identified_year = excluded.identified_year, exit_year = excluded.exit_year,
-             housing_area_m2 = excluded.housing_area_m2,
-             housing_structure = excluded.housing_structure,
-             housing_safety = excluded.housing_safety,
-             drinking_water = excluded.drinking_water, lat = excluded.lat,
-             lon = excluded.lon",
+    upsert(
+        c,
+        "household",
+        "id",
+        "id, code, plate_issue, village, group_name, head, phone, ident_standard, attribute,
+         main_cause, other_causes::text::jsonb, poverty_status, identified_year, exit_year,
+         housing_area_m2, housing_structure, housing_safety, drinking_water, lat, lon",
         &[
             &h.id.as_str(),
             &h.code.as_str(),
@@ -187,27 +194,17 @@ fn put_household(c: &mut Conn, h: &Household) -> Result<()> {
             &h.location.map(|p| p.lat),
             &h.location.map(|p| p.lon),
         ],
-    )?;
-    Ok(())
+    )
 }
 
 fn put_member(c: &mut Conn, m: &Member) -> Result<()> {
-    c.execute(
-        "INSERT INTO member (id, household, person_code, name, resident_id, sex, birth_date,
-             ethnicity, relationship, education, school_status, health, labour_skill,
-             work_status, work_months, dibao, wubao, medical_insured, serious_illness_insured)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-             $18, $19)
-         ON CONFLICT (id) DO UPDATE SET household = excluded.household,
-             person_code = excluded.person_code, name = excluded.name,
-             resident_id = excluded.resident_id, sex = excluded.sex,
-             birth_date = excluded.birth_date, ethnicity = excluded.ethnicity,
-             relationship = excluded.relationship, education = excluded.education,
-             school_status = excluded.school_status, health = excluded.health,
-             labour_skill = excluded.labour_skill, work_status = excluded.work_status,
-             work_months = excluded.work_months, dibao = excluded.dibao,
-             wubao = excluded.wubao, medical_insured = excluded.medical_insured,
-             serious_illness_insured = excluded.serious_illness_insured",
+    upsert(
+        c,
+        "member",
+        "id",
+        "id, household, person_code, name, resident_id, sex, birth_date, ethnicity, relationship,
+         education, school_status, health, labour_skill, work_status, work_months, dibao, wubao,
+         medical_insured, serious_illness_insured",
         &[
             &m.id.as_str(),
             &m.household.as_str(),
@@ -229,8 +226,7 @@ fn put_member(c: &mut Conn, m: &Member) -> Result<()> {
             &m.medical_insured,
             &m.serious_illness_insured,
         ],
-    )?;
-    Ok(())
+    )
 }
 
 const HOUSEHOLD_COLUMNS: &str = "id, code, plate_issue, village, group_name, head, phone,
