@@ -108,13 +108,18 @@ impl Fleet {
     }
 }
 
+/// Markup the second visit of [`Fleet::start_with_photos`] has at the end of its diary, which
+/// its page must show as text.
+pub const DIARY_MARKUP: &str = "<script>alert(1)</script>";
+
 /// The visits with photos of [`Fleet::start_with_photos`].
 #[derive(Debug)]
 pub struct PhotoVisits {
     /// Phone 0's visit naming `camera` and `gallery`, both uploaded over a real sync.
     pub first: VisitRecord,
-    /// A later visit by a second device of the same cadre (the code typed by hand) naming
-    /// `camera` again, then `missing`, `half` and `not_image`.
+    /// A later visit by a second device of the same cadre (the code typed by hand, the diary
+    /// ending in [`DIARY_MARKUP`]) naming `camera` again, then `missing`, `half` and
+    /// `not_image`.
     pub second: VisitRecord,
     /// A real JPEG from the camera, with EXIF capture time and position.
     pub camera: Vec<u8>,
@@ -192,7 +197,8 @@ impl Fleet {
             captured_at: later,
             exif: read_exif(bytes),
         };
-        let (content, location) = server.region.visit(&mut rng, &h2, later);
+        let (mut content, location) = server.region.visit(&mut rng, &h2, later);
+        content.diary.push_str(DIARY_MARKUP);
         let second = VisitRecord {
             id: VisitId::generate(later),
             household: h2.id.clone(),

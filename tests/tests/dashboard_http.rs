@@ -10,7 +10,9 @@ use calamine::{Data, Reader, Xlsx};
 use fieldvisit_core::Error;
 use fieldvisit_core::domain::photo::sha256_hex;
 use fieldvisit_server::web::WebConfig;
-use fieldvisit_tests::admin_web::{Fleet, PASSWORD, SUPERVISOR, SYNC_ADMIN, WebClient};
+use fieldvisit_tests::admin_web::{
+    DIARY_MARKUP, Fleet, PASSWORD, SUPERVISOR, SYNC_ADMIN, WebClient,
+};
 
 fn fleet(seed: u64) -> Fleet {
     Fleet::start(seed, WebConfig::default())
@@ -542,6 +544,10 @@ fn the_visit_page_shows_each_photo_with_its_facts_and_its_flags() {
     let page = web
         .get(&format!("/admin/visits/{}?lang=en", p.second.id))
         .text();
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !page.contains(DIARY_MARKUP),
+        "the diary is escaped"
+    );
     let reused = figure(&page, &camera);
     assert!(reused.contains("data-flag=\"reused_photo\""), "{reused}");
     assert!(reused.contains(&format!("already named by visit {}", p.first.id)));
