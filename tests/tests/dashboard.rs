@@ -142,3 +142,31 @@ fn a_browser_logs_in_sees_devices_and_coverage_and_only_a_sync_admin_revokes() {
     }
     fleet.server.sync(&fleet.phones[1].1).unwrap();
 }
+
+#[test]
+fn a_visit_page_shows_its_photos_as_decoded_pictures() {
+    let Some(chromium) = find_chromium() else {
+        println!("SKIPPED: chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    let (fleet, photos) = Fleet::start_with_photos(92);
+    let base = fleet.server.url.clone();
+    let mut b = Browser::launch(&chromium).unwrap();
+    log_in(&mut b, &base, SUPERVISOR);
+    b.goto(&format!("{base}/admin/visits/{}?lang=en", photos.first.id))
+        .unwrap();
+    // Scrolled to, so that lazily loaded pictures load too.
+    b.wait_for(
+        "document.images.length === 2 && \
+         [...document.images].every(i => { i.scrollIntoView(); return i.complete; })",
+    )
+    .unwrap();
+    let widths = b
+        .eval("[...document.images].map(i => [i.naturalWidth, i.naturalHeight])")
+        .unwrap();
+    assert_eq!(
+        widths,
+        serde_json::json!([[64, 48], [64, 48]]),
+        "both 64×48 test JPEGs decoded"
+    );
+}

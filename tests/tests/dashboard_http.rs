@@ -1,5 +1,6 @@
-//! The dashboard and admin API over plain HTTP (no browser): logins, sessions, CSRF, roles and
-//! the report downloads, each proved by what the server answers and what it stored.
+//! The dashboard and admin API over plain HTTP (no browser): logins, sessions, CSRF, roles,
+//! the report downloads, and a visit's page with its photos and the photo endpoint, each proved
+//! by what the server answers and what it stored.
 
 #![allow(clippy::unwrap_used)]
 
@@ -7,8 +8,11 @@ use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
 use fieldvisit_core::Error;
+use fieldvisit_core::domain::photo::sha256_hex;
 use fieldvisit_server::web::WebConfig;
-use fieldvisit_tests::admin_web::{Fleet, PASSWORD, SUPERVISOR, SYNC_ADMIN, WebClient};
+use fieldvisit_tests::admin_web::{
+    DIARY_MARKUP, Fleet, PASSWORD, SUPERVISOR, SYNC_ADMIN, WebClient,
+};
 
 fn fleet(seed: u64) -> Fleet {
     Fleet::start(seed, WebConfig::default())
@@ -31,6 +35,10 @@ fn without_a_session_pages_redirect_to_login_and_the_api_answers_401() {
         "/admin/unvisited?days=7",
         "/admin/flags",
         "/admin/rejected",
+        "/admin/visits/0190b4c8-0000-7000-8000-000000000000",
+        "/admin/visits/not-a-visit",
+        &format!("/admin/photos/{}", sha256_hex(b"x")),
+        "/admin/photos/NOT-A-HASH",
     ] {
         let a = web.get(path);
         assert_eq!(a.status, 303, "{path}");
@@ -453,5 +461,198 @@ fn the_unvisited_page_lists_exactly_the_households_nobody_visited() {
         let a = web.get(path);
         assert_eq!(a.status, 200, "{path}");
         assert!(a.text().contains(title), "{path}");
+    }
+}
+
+/// The part of a visit page about one photo: its `<figure>`.
+fn figure<'a>(page: &'a str, sha: &str) -> &'a str {
+    let start = page
+        .find(&format!("id=\"photo-{sha}\""))
+        .unwrap_or_else(|| panic!("photo {sha} on the page"));
+    let end = page[start..].find("</figure>").unwrap() + start;
+    &page[start..end]
+}
+
+/// The part of a visit page about the visit's own flags.
+fn visit_flags(page: &str) -> &str {
+    let start = page.find("id=\"flags\"").unwrap();
+    let end = page[start..].find("id=\"checklist\"").unwrap() + start;
+    &page[start..end]
+}
+
+#[test]
+fn the_visit_page_shows_each_photo_with_its_facts_and_its_flags() {
+    let (fleet, p) = Fleet::start_with_photos(86);
+    let mut web = WebClient::new(&fleet.server.url);
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 303);
+    let (camera, gallery) = (sha256_hex(&p.camera), sha256_hex(&p.gallery));
+    let cadre = &fleet.phones[0].0;
+    let household = fleet
+        .server
+        .region
+        .households
+        .iter()
+        .find(|h| h.id == p.first.household)
+        .unwrap();
+
+    let a = web.get(&format!("/admin/visits/{}?lang=en", p.first.id));
+    assert_eq!(a.status, 200);
+    assert!(
+        a.header("content-security-policy")
+            .contains("img-src 'self'"),
+        "{}",
+        a.header("content-security-policy")
+    );
+    let page = a.text();
+    for fact in [
+        household.id.to_string(),
+        household.code.as_str().to_string(),
+        cadre.to_string(),
+        fleet.phones[0].1.device_id().to_string(),
+        "door plate scanned".to_string(),
+    ] {
+        assert!(page.contains(&fact), "{fact} on the visit page");
+    }
+    assert!(!page.contains("not yet uploaded"), "both photos are held");
+
+    let first_camera = figure(&page, &camera);
+    assert!(first_camera.contains(&format!("<img src=\"/admin/photos/{camera}\"")));
+    assert!(first_camera.contains(&format!("<code>{camera}</code>")));
+    assert!(first_camera.contains(&format!("<td>{}</td>", p.camera.len())));
+    assert!(first_camera.contains("<td>camera</td>"));
+    assert!(
+        first_camera.contains(&format!("<td>{}</td>", p.exif_time)),
+        "the EXIF capture time {}: {first_camera}",
+        p.exif_time
+    );
+    let position = format!("{:.5}, {:.5}", p.exif_at.lat, p.exif_at.lon);
+    assert!(first_camera.contains(&position), "the EXIF position");
+    assert!(
+        !first_camera.contains("data-flag"),
+        "the first visit to name a camera photo taken there is not flagged: {first_camera}"
+    );
+    assert!(
+        first_camera.contains(&format!("href=\"/admin/visits/{}\"", p.second.id)),
+        "the later visit naming the same photo is linked"
+    );
+    let first_gallery = figure(&page, &gallery);
+    assert!(first_gallery.contains(&format!("<img src=\"/admin/photos/{gallery}\"")));
+    assert!(first_gallery.contains("<td>gallery</td>"));
+    assert!(first_gallery.contains("data-flag=\"gallery_photo\""));
+    assert!(visit_flags(&page).contains("data-flag=\"gallery_photo\""));
+
+    let page = web
+        .get(&format!("/admin/visits/{}?lang=en", p.second.id))
+        .text();
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !page.contains(DIARY_MARKUP),
+        "the diary is escaped"
+    );
+    let reused = figure(&page, &camera);
+    assert!(reused.contains("data-flag=\"reused_photo\""), "{reused}");
+    assert!(reused.contains(&format!("already named by visit {}", p.first.id)));
+    assert!(reused.contains(&format!("href=\"/admin/visits/{}\"", p.first.id)));
+    let flags = visit_flags(&page);
+    for flag in ["reused_photo", "manual_entry"] {
+        assert!(
+            flags.contains(&format!("data-flag=\"{flag}\"")),
+            "{flag}: {flags}"
+        );
+    }
+    let not_image = sha256_hex(&p.not_image);
+    for pending in [&p.missing, &p.half] {
+        let f = figure(&page, pending);
+        assert!(f.contains("not yet uploaded"), "{f}");
+        assert!(!f.contains("<img"), "no picture for a photo not held: {f}");
+    }
+    assert!(figure(&page, &not_image).contains("<img"));
+
+    let zh = web
+        .get(&format!("/admin/visits/{}?lang=zh", p.second.id))
+        .text();
+    for label in ["尚未上传", "照片重复使用", "手工输入农户代码"] {
+        assert!(zh.contains(label), "{label}");
+    }
+
+    // The flagged visits page links each flagged visit to its page.
+    let flags_page = web.get("/admin/flags?lang=en").text();
+    assert!(flags_page.contains(&format!("href=\"/admin/visits/{}\"", p.second.id)));
+    assert!(flags_page.contains("reused photo"));
+
+    for (path, status) in [
+        ("/admin/visits/not-a-visit".to_string(), 404),
+        (
+            format!(
+                "/admin/visits/{}",
+                fieldvisit_core::ids::VisitId::generate(p.second.recorded_at)
+            ),
+            404,
+        ),
+    ] {
+        let a = web.get(&path);
+        assert_eq!(a.status, status, "{path}");
+        assert!(a.text().contains("id=\"error\""), "{path}");
+    }
+}
+
+#[test]
+fn the_photo_endpoint_serves_exactly_the_uploaded_bytes_to_a_logged_in_admin_only() {
+    let (fleet, p) = Fleet::start_with_photos(87);
+    let camera = sha256_hex(&p.camera);
+    let path = format!("/admin/photos/{camera}");
+    let mut web = WebClient::new(&fleet.server.url);
+    let a = web.get(&path);
+    assert_eq!(
+        (a.status, a.location.as_deref()),
+        (303, Some("/admin/login")),
+        "without a session, the login page like every /admin path"
+    );
+    assert!(a.body.is_empty() || !a.body.starts_with(&[0xFF, 0xD8]));
+
+    for user in [SUPERVISOR, SYNC_ADMIN] {
+        let mut web = WebClient::new(&fleet.server.url);
+        assert_eq!(web.login(user, PASSWORD).status, 303);
+        let a = web.get(&path);
+        assert_eq!(a.status, 200, "{user}");
+        assert_eq!(a.content_type, "image/jpeg");
+        assert_eq!(a.body, p.camera, "exactly the bytes the phone took");
+        assert_eq!(a.header("x-content-type-options"), "nosniff");
+        let cache = a.header("cache-control");
+        assert!(
+            cache.contains("private") && cache.contains("max-age=31536000"),
+            "{cache}"
+        );
+        let gallery = web.get(&format!("/admin/photos/{}", sha256_hex(&p.gallery)));
+        assert_eq!((gallery.status, gallery.body), (200, p.gallery.clone()));
+    }
+
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 303);
+    let not_image = web.get(&format!("/admin/photos/{}", sha256_hex(&p.not_image)));
+    assert_eq!(not_image.status, 200);
+    assert_eq!(not_image.content_type, "application/octet-stream");
+    assert!(
+        not_image
+            .header("content-disposition")
+            .starts_with("attachment"),
+        "bytes that are not an image are only downloaded"
+    );
+    assert_eq!(not_image.body, p.not_image);
+
+    for bad in [
+        "NOT-A-HASH".to_string(),
+        camera.to_uppercase(),
+        camera[..63].to_string(),
+        format!("{camera}0"),
+    ] {
+        let a = web.get(&format!("/admin/photos/{bad}"));
+        assert_eq!(a.status, 400, "{bad}");
+    }
+    for (unknown, why) in [
+        (sha256_hex(b"no visit names this"), "unknown"),
+        (p.missing.clone(), "named but never uploaded"),
+        (p.half.clone(), "half uploaded"),
+    ] {
+        let a = web.get(&format!("/admin/photos/{unknown}"));
+        assert_eq!(a.status, 404, "{why}");
     }
 }

@@ -525,18 +525,22 @@ pub fn photo_far_from_household(visits: &[VisitFacts]) -> Vec<Flag> {
         .collect()
 }
 
-/// The `flags` report: every flag on the visits recorded in the period.
-pub fn report(tx: &mut dyn Tx, period: Period) -> Result<Table> {
-    let (from, to) = period.bounds();
-    let stored = tx.visits_between(from, to)?;
-    let skews: BTreeMap<DeviceId, i64> = tx
+/// Each device's clock skew at its last sync, as [`all`] takes them.
+pub fn skews(tx: &mut dyn Tx) -> Result<BTreeMap<DeviceId, i64>> {
+    Ok(tx
         .devices()?
         .into_iter()
         .map(|d| (d.id, d.clock_skew_ms))
-        .collect();
+        .collect())
+}
+
+/// The facts of stored visits, with the registered dwelling looked up for each visit that
+/// names a photo (the photo position flag needs it; other visits do not, so the lookup is
+/// spared).
+pub fn facts_of(tx: &mut dyn Tx, stored: &[ServerVisit]) -> Result<Vec<VisitFacts>> {
     let mut homes: HashMap<HouseholdId, Option<GeoPoint>> = HashMap::new();
     let mut facts: Vec<VisitFacts> = Vec::with_capacity(stored.len());
-    for v in &stored {
+    for v in stored {
         let mut f = VisitFacts::of(v);
         if !f.photos.is_empty() {
             if !homes.contains_key(&f.household) {
@@ -547,6 +551,15 @@ pub fn report(tx: &mut dyn Tx, period: Period) -> Result<Table> {
         }
         facts.push(f);
     }
+    Ok(facts)
+}
+
+/// The `flags` report: every flag on the visits recorded in the period.
+pub fn report(tx: &mut dyn Tx, period: Period) -> Result<Table> {
+    let (from, to) = period.bounds();
+    let stored = tx.visits_between(from, to)?;
+    let skews = skews(tx)?;
+    let facts = facts_of(tx, &stored)?;
     let by_id: HashMap<VisitId, &VisitFacts> = facts.iter().map(|v| (v.id, v)).collect();
     let mut flags = all(&facts, &skews);
     flags.sort_by(|a, b| {

@@ -13,6 +13,7 @@ pub mod flags;
 pub mod logs;
 pub mod planted;
 pub mod table;
+pub mod visit;
 
 use std::collections::BTreeMap;
 

@@ -5,7 +5,8 @@
 //! Why no templating crate (maud, askama): the pages are a navigation bar, a form or two and
 //! tables; a type that can only hold escaped text keeps data from ever reaching the page
 //! unescaped, without a macro language or template files to learn. No scripts and no external
-//! assets: the style is a few inline rules, and the Content-Security-Policy says so.
+//! assets: the style is a few inline rules, images come only from this server (visit photos),
+//! and the Content-Security-Policy says so.
 
 use std::fmt::Write as _;
 
@@ -73,6 +74,31 @@ pub fn table(headers: &[&str], rows: &[Vec<Markup>]) -> Markup {
     Markup(html)
 }
 
+/// A table whose headers are labels of the dashboard (translated into `lang`), or the word
+/// for "none" when there are no rows: the one shape every page's table has.
+pub fn labelled_table(lang: Lang, keys: &[impl AsRef<str>], rows: &[Vec<Markup>]) -> Markup {
+    if rows.is_empty() {
+        return Markup::text(lang.t("none"));
+    }
+    let labels: Vec<&str> = keys.iter().map(|k| lang.t(k.as_ref())).collect();
+    table(&labels, rows)
+}
+
+/// A two-column table of facts about one thing: a label (translated) and its value per row.
+pub fn facts(lang: Lang, rows: &[(&str, Markup)]) -> Markup {
+    let mut html = String::from("<table class=\"facts\"><tbody>");
+    for (key, value) in rows {
+        let _ = write!(
+            html,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            esc(lang.t(key)),
+            value.0
+        );
+    }
+    html.push_str("</tbody></table>");
+    Markup(html)
+}
+
 /// A hidden form field.
 pub fn hidden(name: &str, value: &str) -> Markup {
     Markup(format!(
@@ -87,7 +113,11 @@ header{background:#8b1a1a;color:#fff;padding:.6em 1em;display:flex;gap:1em;align
 header a{color:#fff}header form{display:inline;margin:0}main{padding:1em}\
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left}\
 th{background:#f3f3f3}.warn{color:#b00;font-weight:bold}.error{color:#b00}\
-nav a{margin-right:1em}form.inline{display:inline}";
+nav a{margin-right:1em}form.inline{display:inline}\
+.diary{white-space:pre-wrap;max-width:50em}.photos{display:flex;flex-wrap:wrap;gap:1em}\
+figure.photo{margin:0;border:1px solid #ccc;padding:.5em;max-width:360px}\
+figure.photo img{max-width:340px;max-height:340px;display:block}\
+.pending{color:#666;font-style:italic}code{word-break:break-all}";
 
 /// The header's contents for a logged-in admin: navigation, who is logged in, language switch,
 /// logout form.
@@ -165,11 +195,12 @@ pub fn page(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    // Images only from this server: the visit page shows photos from /admin/photos.
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -204,6 +235,15 @@ mod tests {
         let t = table(&["a<b"], &[vec![Markup::text("<i>红旗村</i>")]]);
         assert!(t.as_str().contains("<th>a&lt;b</th>"));
         assert!(t.as_str().contains("<td>&lt;i&gt;红旗村&lt;/i&gt;</td>"));
+        let f = facts(Lang::En, &[("col.household", Markup::text("<b>"))]);
+        assert!(
+            f.as_str()
+                .contains("<tr><th>Household</th><td>&lt;b&gt;</td></tr>")
+        );
+        assert_eq!(
+            labelled_table(Lang::En, &["col.flag"], &[]).as_str(),
+            "None"
+        );
         assert_eq!(
             hidden("csrf", "a\"b").as_str(),
             r#"<input type="hidden" name="csrf" value="a&quot;b">"#

@@ -189,6 +189,96 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("col.seq", "序号", "Seq"),
     ("col.op", "操作编号", "Operation"),
     ("col.reason", "原因", "Reason"),
+    ("col.item", "项目", "Item"),
+    ("col.answer", "情况", "Answer"),
+    ("col.note", "说明", "Note"),
+    ("col.category", "类别", "Category"),
+    ("col.content", "内容", "Content"),
+    ("col.cost", "金额（元）", "Cost (yuan)"),
+    ("yes", "是", "yes"),
+    ("no", "否", "no"),
+    (
+        "error.no_visit",
+        "没有这次走访。",
+        "There is no such visit.",
+    ),
+    ("visit.title", "走访", "Visit"),
+    ("visit.about", "走访信息", "About the visit"),
+    ("visit.head", "户主", "Head of household"),
+    ("visit.kind", "走访类型", "Kind of visit"),
+    ("visit.received", "服务器接收时间", "Received by the server"),
+    (
+        "visit.identified",
+        "农户识别方式",
+        "Household identified by",
+    ),
+    ("visit.scanned", "扫描门牌", "door plate scanned"),
+    ("visit.manual", "手工输入代码", "code typed by hand"),
+    ("visit.location", "定位", "Location"),
+    ("visit.distance", "距登记住址", "Distance from the dwelling"),
+    ("visit.follow_up", "跟进期限", "Follow-up due"),
+    ("visit.acknowledged", "农户已确认", "Household acknowledged"),
+    ("visit.amendments", "修改次数", "Amendments"),
+    ("visit.flags", "本次走访的异常标记", "Flags on this visit"),
+    (
+        "visit.flag_window",
+        "标记按截至走访当天的天数计算",
+        "Flags computed over the days ending on the visit's day",
+    ),
+    ("visit.checklist", "两不愁三保障", "Checklist"),
+    ("visit.problems", "存在问题", "Problems"),
+    ("visit.help", "帮扶措施", "Help given"),
+    ("visit.diary", "民情日记", "Diary"),
+    ("visit.photos", "照片", "Photos"),
+    ("checklist.ok", "正常", "ok"),
+    ("checklist.problem", "有问题", "problem"),
+    ("checklist.na", "不适用", "not applicable"),
+    ("photo.alt", "走访照片", "Visit photo"),
+    ("photo.pending", "尚未上传", "not yet uploaded"),
+    ("photo.hash", "哈希（SHA-256）", "Hash (SHA-256)"),
+    ("photo.size", "大小（字节）", "Size (bytes)"),
+    ("photo.source", "来源", "Source"),
+    ("photo.captured", "拍摄时间（应用）", "Captured at (app)"),
+    ("photo.exif_time", "EXIF 拍摄时间", "EXIF capture time"),
+    ("photo.exif_location", "EXIF 位置", "EXIF position"),
+    ("photo.stored", "上传完成时间", "Upload completed"),
+    ("photo.also", "同一照片的其他走访", "Also named by visits"),
+    ("source.camera", "相机拍摄", "camera"),
+    ("source.gallery", "相册选取", "gallery"),
+    (
+        "anomaly.manual_entry",
+        "手工输入农户代码",
+        "code typed by hand",
+    ),
+    (
+        "anomaly.far_from_household",
+        "定位远离农户",
+        "far from the household",
+    ),
+    (
+        "anomaly.impossible_travel",
+        "不可能的行程",
+        "impossible travel",
+    ),
+    ("anomaly.clock_skew", "时钟偏差", "clock skew"),
+    ("anomaly.copied_diary", "日记雷同", "copied diary"),
+    (
+        "anomaly.too_many_in_day",
+        "单日走访过多",
+        "too many in a day",
+    ),
+    ("anomaly.reused_photo", "照片重复使用", "reused photo"),
+    ("anomaly.gallery_photo", "相册照片", "gallery photo"),
+    (
+        "anomaly.photo_time_mismatch",
+        "照片时间不符",
+        "photo time mismatch",
+    ),
+    (
+        "anomaly.photo_far_from_household",
+        "照片位置远离农户",
+        "photo far from the household",
+    ),
 ];
 
 #[cfg(test)]
@@ -202,6 +292,14 @@ mod tests {
             assert!(keys.insert(*key), "{key} twice");
             assert!(!zh.is_empty() && !en.is_empty(), "{key}");
             assert_ne!(zh, en, "{key} is not translated");
+        }
+    }
+
+    #[test]
+    fn every_anomaly_flag_has_a_label() {
+        for kind in crate::report::flags::FlagKind::ALL {
+            let key = format!("anomaly.{}", kind.name());
+            assert!(LABELS.iter().any(|(k, _, _)| *k == key), "{key}");
         }
     }
 

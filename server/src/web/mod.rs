@@ -1,11 +1,14 @@
 //! The web dashboard and the admin HTTP API (issue 7, item 5), served by the sync server
 //! under `/admin` and `/v1/admin`: device sync health, coverage by village, unvisited
 //! households, flagged visits and rejected operations, in Chinese and English, for logged-in
-//! admins only (docs/supervision.md, "Dashboard").
+//! admins only (docs/supervision.md, "Dashboard"); and each flagged visit's page with its
+//! record, flags and photos.
 //!
 //! - [`accounts`]: the accounts and their CLI (`admin-user add|list|disable`), Argon2id hashes.
 //! - [`auth`]: logins, sessions, CSRF tokens, lockout after failed logins.
-//! - [`pages`]: the HTML pages and the forms (login, logout, revoke a device).
+//! - [`pages`]: the HTML pages and the forms (login, logout, revoke a device), and a visit's
+//!   page.
+//! - [`photos`]: a visit photo's bytes for the visit page, behind the same session.
 //! - [`api`]: `GET /v1/admin/reports/{name}`, the CLI's reports as CSV, JSON or xlsx.
 //! - [`html`], [`i18n`]: escaping-by-construction markup, and the one table of labels.
 
@@ -15,6 +18,7 @@ pub mod auth;
 pub mod html;
 pub mod i18n;
 pub mod pages;
+pub mod photos;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -59,5 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/unvisited", get(pages::unvisited))
         .route("/admin/flags", get(pages::flags))
         .route("/admin/rejected", get(pages::rejected))
+        .route("/admin/visits/{id}", get(pages::visit))
+        .route("/admin/photos/{sha256}", get(photos::photo))
         .route("/v1/admin/reports/{name}", get(api::report))
 }
