@@ -405,6 +405,14 @@ pub fn households_in_scope(
     )
 }
 
+/// The SQL that selects the cadres responsible for household `?1` on day `?2`.
+pub const CADRES_IN_SCOPE: &str = "SELECT cadre FROM assignment
+        WHERE household = ?1 AND from_date <= ?2 AND (to_date IS NULL OR to_date >= ?2)
+    UNION
+    SELECT p.cadre FROM village_post p JOIN household h ON h.village = p.village
+        WHERE h.id = ?1 AND p.from_date <= ?2 AND (p.to_date IS NULL OR p.to_date >= ?2)
+    ORDER BY 1";
+
 /// The cadres responsible for `household` on `day`: by assignment or by a post in its village.
 pub fn cadres_in_scope(
     conn: &Connection,
@@ -413,12 +421,7 @@ pub fn cadres_in_scope(
 ) -> Result<Vec<CadreId>> {
     ids(
         conn,
-        "SELECT cadre FROM assignment
-             WHERE household = ?1 AND from_date <= ?2 AND (to_date IS NULL OR to_date >= ?2)
-         UNION
-         SELECT p.cadre FROM village_post p JOIN household h ON h.village = p.village
-             WHERE h.id = ?1 AND p.from_date <= ?2 AND (p.to_date IS NULL OR p.to_date >= ?2)
-         ORDER BY 1",
+        CADRES_IN_SCOPE,
         params![household.as_str(), day.to_string()],
         cadre_id,
     )

@@ -158,12 +158,17 @@ mod tests {
         for (household, limit) in [("h1", 10), ("h2", 5), ("h1", 1), ("h2", 3)] {
             let mut stmt = conn.prepare_cached(sql)?;
             let ids = stmt
-                .query_map(rusqlite::params![household, limit], |r| r.get::<_, String>(0))?
+                .query_map(rusqlite::params![household, limit], |r| {
+                    r.get::<_, String>(0)
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             found.push(ids);
             assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
         }
-        assert_eq!(found, [vec!["m2", "m1"], vec!["m3"], vec!["m2"], vec!["m3"]]);
+        assert_eq!(
+            found,
+            [vec!["m2", "m1"], vec!["m3"], vec!["m2"], vec!["m3"]]
+        );
         Ok(())
     }
 }
