@@ -5,9 +5,11 @@
 mod admin_log;
 mod admin_user;
 mod authority;
+mod device;
 mod dictionary;
 mod exit_event;
 pub(crate) mod feed;
+mod journal;
 mod photos;
 mod report;
 mod schema;
@@ -17,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::NaiveDate;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use fieldvisit_core::clock::{Hlc, ServerTime, WallTime};
 use fieldvisit_core::codes::HumanCode;
@@ -31,16 +33,15 @@ use fieldvisit_core::ids::{
 use fieldvisit_core::journal::{ChainPoint, Operation};
 use fieldvisit_core::plate::{AuthorityKey, PlateAuthority};
 use fieldvisit_core::rows;
-use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, RejectCode, Rejection};
+use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, Rejection};
 
 pub use schema::VERSION;
 
 use super::{
     AdminLogEntry, AdminSession, AdminUser, Conflict, DeviceRecord, ExitEvent, FeedItem, Outcome,
-    PhotoLink, Revocation, ServerVisit, Storage, StoredDictionary, StoredPhoto, Tx,
+    PhotoLink, ServerVisit, Storage, StoredDictionary, StoredPhoto, Tx,
 };
 use crate::error::{Error, Result};
-use feed::{feed_item, feed_parts};
 
 const READERS: usize = 4;
 
@@ -156,75 +157,6 @@ fn blob<const N: usize>(bytes: Vec<u8>, what: &'static str) -> Result<[u8; N]> {
     bytes
         .try_into()
         .map_err(|_| Error::Corrupt(format!("{what} is not {N} bytes")))
-}
-
-const DEVICE_COLUMNS: &str = "id, cadre, public_key, enrolled_at, revoked_at, revoked_reason,
-    head_seq, head_hash, app_version, last_sync_at, pending_reported, clock_skew_ms,
-    retiring_at, retiring_reason";
-
-fn device_from_row(r: &Row<'_>) -> Result<DeviceRecord> {
-    let revoked_at: Option<i64> = r.get(4)?;
-    Ok(DeviceRecord {
-        id: device_id(&r.get::<_, String>(0)?)?,
-        cadre: CadreId::new(r.get::<_, String>(1)?).map_err(corrupt("cadre id"))?,
-        public_key: blob(r.get(2)?, "public key")?,
-        enrolled_at: ServerTime(r.get(3)?),
-        revoked: revoked_at
-            .map(|at| -> Result<Revocation> {
-                Ok(Revocation {
-                    at: ServerTime(at),
-                    reason: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-                })
-            })
-            .transpose()?,
-        head: ChainPoint {
-            seq: seq_of(r.get(6)?),
-            hash: blob(r.get(7)?, "head hash")?,
-        },
-        app_version: r.get(8)?,
-        last_sync_at: r.get::<_, Option<i64>>(9)?.map(ServerTime),
-        pending_reported: r.get(10)?,
-        clock_skew_ms: r.get(11)?,
-        retiring: r
-            .get::<_, Option<i64>>(12)?
-            .map(|at| -> Result<Revocation> {
-                Ok(Revocation {
-                    at: ServerTime(at),
-                    reason: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
-                })
-            })
-            .transpose()?,
-    })
-}
-
-const OP_COLUMNS: &str = "device, seq, op_id, hlc, wall, kind, payload, prev_hash, signature";
-/// How many columns [`OP_COLUMNS`] selects (the next column index after them).
-const OP_COLUMN_COUNT: usize = 9;
-
-fn op_from_row(r: &Row<'_>) -> Result<Operation> {
-    Ok(Operation {
-        device: device_id(&r.get::<_, String>(0)?)?,
-        seq: seq_of(r.get(1)?),
-        id: OpId::from_bytes(blob(r.get(2)?, "operation id")?),
-        hlc: Hlc::from_i64(r.get(3)?),
-        wall: WallTime(r.get(4)?),
-        kind: r.get(5)?,
-        payload: r.get(6)?,
-        prev_hash: blob(r.get(7)?, "previous digest")?,
-        signature: blob(r.get(8)?, "signature")?,
-    })
-}
-
-fn reject_code_text(code: RejectCode) -> Result<String> {
-    match serde_json::to_value(code)? {
-        serde_json::Value::String(s) => Ok(s),
-        other => Err(Error::Corrupt(format!("reject code encodes as {other}"))),
-    }
-}
-
-fn reject_code_of(text: &str) -> Result<RejectCode> {
-    serde_json::from_value(serde_json::Value::String(text.to_string()))
-        .map_err(corrupt("reject code"))
 }
 
 fn entity_of(name: &str) -> Result<Entity> {
@@ -524,18 +456,7 @@ impl Tx for SqliteTx<'_> {
         created: ServerTime,
         expires: ServerTime,
     ) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO enrollment_code (code_hash, cadre, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                code_hash.as_slice(),
-                cadre.as_str(),
-                created.0,
-                expires.0
-            ])?;
-        Ok(())
+        device::insert_enrollment_code(&self.conn, code_hash, cadre, created, expires)
     }
 
     fn redeem_enrollment_code(
@@ -544,82 +465,27 @@ impl Tx for SqliteTx<'_> {
         device: &DeviceId,
         now: ServerTime,
     ) -> Result<Option<CadreId>> {
-        let cadre: Option<String> = self
-            .conn
-            .query_row(
-                "UPDATE enrollment_code SET used_by = ?2, used_at = ?3
-                 WHERE code_hash = ?1 AND (used_by IS NULL OR used_by = ?2) AND expires_at > ?3
-                 RETURNING cadre",
-                params![code_hash.as_slice(), device.to_string(), now.0],
-                |r| r.get(0),
-            )
-            .optional()?;
-        cadre
-            .map(|c| CadreId::new(c).map_err(corrupt("cadre id")))
-            .transpose()
+        device::redeem_enrollment_code(&self.conn, code_hash, device, now)
     }
 
     fn device(&mut self, id: &DeviceId) -> Result<Option<DeviceRecord>> {
-        let sql = format!("SELECT {DEVICE_COLUMNS} FROM device WHERE id = ?1");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([id.to_string()])?;
-        rows.next()?.map(device_from_row).transpose()
+        device::device(&self.conn, id)
     }
 
     fn device_by_token(&mut self, token_hash: &[u8; 32]) -> Result<Option<DeviceRecord>> {
-        let sql = format!("SELECT {DEVICE_COLUMNS} FROM device WHERE token_hash = ?1");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([token_hash.as_slice()])?;
-        rows.next()?.map(device_from_row).transpose()
+        device::device_by_token(&self.conn, token_hash)
     }
 
     fn upsert_device(&mut self, d: &DeviceRecord, token_hash: &[u8; 32]) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO device (id, cadre, public_key, token_hash, enrolled_at, head_seq,
-                 head_hash, app_version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (id) DO UPDATE SET cadre = excluded.cadre,
-                 token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at,
-                 app_version = excluded.app_version, revoked_at = NULL, revoked_reason = NULL,
-                 retiring_at = NULL, retiring_reason = NULL",
-            )?
-            .execute(params![
-                d.id.to_string(),
-                d.cadre.as_str(),
-                d.public_key.as_slice(),
-                token_hash.as_slice(),
-                d.enrolled_at.0,
-                seq_sql(d.head.seq),
-                d.head.hash.as_slice(),
-                d.app_version,
-            ])?;
-        Ok(())
+        device::upsert_device(&self.conn, d, token_hash)
     }
 
     fn devices(&mut self) -> Result<Vec<DeviceRecord>> {
-        let sql = format!("SELECT {DEVICE_COLUMNS} FROM device ORDER BY cadre, enrolled_at");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(device_from_row(r)?);
-        }
-        Ok(out)
+        device::devices(&self.conn)
     }
 
     fn devices_of_cadres(&mut self, cadres: &[CadreId]) -> Result<Vec<DeviceId>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id FROM device WHERE cadre = ?1 AND revoked_at IS NULL ORDER BY id",
-        )?;
-        let mut out = Vec::new();
-        for cadre in cadres {
-            let mut rows = stmt.query([cadre.as_str()])?;
-            while let Some(r) = rows.next()? {
-                out.push(device_id(&r.get::<_, String>(0)?)?);
-            }
-        }
-        Ok(out)
+        device::devices_of_cadres(&self.conn, cadres)
     }
 
     fn record_sync(
@@ -630,65 +496,23 @@ impl Tx for SqliteTx<'_> {
         pending: u32,
         clock_skew_ms: i64,
     ) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE device SET last_sync_at = ?2, app_version = ?3, pending_reported = ?4,
-                 clock_skew_ms = ?5 WHERE id = ?1",
-            )?
-            .execute(params![
-                device.to_string(),
-                at.0,
-                app_version,
-                pending,
-                clock_skew_ms
-            ])?;
-        Ok(())
+        device::record_sync(&self.conn, device, at, app_version, pending, clock_skew_ms)
     }
 
     fn revoke_device(&mut self, device: &DeviceId, at: ServerTime, reason: &str) -> Result<bool> {
-        let n = self
-            .conn
-            .prepare_cached("UPDATE device SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1")?
-            .execute(params![device.to_string(), at.0, reason])?;
-        Ok(n > 0)
+        device::revoke_device(&self.conn, device, at, reason)
     }
 
     fn retire_device(&mut self, device: &DeviceId, at: ServerTime, reason: &str) -> Result<bool> {
-        let n = self
-            .conn
-            .prepare_cached(
-                "UPDATE device SET retiring_at = ?2, retiring_reason = ?3 WHERE id = ?1",
-            )?
-            .execute(params![device.to_string(), at.0, reason])?;
-        Ok(n > 0)
+        device::retire_device(&self.conn, device, at, reason)
     }
 
     fn op_at(&mut self, device: &DeviceId, seq: u64) -> Result<Option<(OpId, Outcome)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT op_id, state, reject_code, reject_reason FROM op WHERE device = ?1 AND seq = ?2",
-        )?;
-        let mut rows = stmt.query(params![device.to_string(), seq_sql(seq)])?;
-        let Some(r) = rows.next()? else {
-            return Ok(None);
-        };
-        let id = OpId::from_bytes(blob(r.get(0)?, "operation id")?);
-        let state: String = r.get(1)?;
-        let outcome = if state == "accepted" {
-            Outcome::Accepted
-        } else {
-            Outcome::Rejected {
-                code: reject_code_of(&r.get::<_, Option<String>>(2)?.unwrap_or_default())?,
-                reason: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-            }
-        };
-        Ok(Some((id, outcome)))
+        journal::op_at(&self.conn, device, seq)
     }
 
     fn op_id_exists(&mut self, id: &OpId) -> Result<bool> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM op WHERE op_id = ?1)")?;
-        Ok(stmt.query_row([id.as_bytes().as_slice()], |r| r.get(0))?)
+        journal::op_id_exists(&self.conn, id)
     }
 
     fn insert_op(
@@ -698,86 +522,26 @@ impl Tx for SqliteTx<'_> {
         household: Option<&HouseholdId>,
         received: ServerTime,
     ) -> Result<u64> {
-        let (state, code, reason) = match outcome {
-            Outcome::Accepted => ("accepted", None, None),
-            Outcome::Rejected { code, reason } => (
-                "rejected",
-                Some(reject_code_text(*code)?),
-                Some(reason.as_str()),
-            ),
-        };
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO op (device, seq, op_id, hlc, wall, kind, payload, prev_hash, signature,
-                 household, received_at, state, reject_code, reject_reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )?;
-        stmt.execute(params![
-            op.device.to_string(),
-            seq_sql(op.seq),
-            op.id.as_bytes().as_slice(),
-            op.hlc.as_i64(),
-            op.wall.0,
-            op.kind,
-            op.payload,
-            op.prev_hash.as_slice(),
-            op.signature.as_slice(),
-            household.map(HouseholdId::as_str),
-            received.0,
-            state,
-            code,
-            reason,
-        ])?;
-        Ok(seq_of(self.conn.last_insert_rowid()))
+        journal::insert_op(&self.conn, op, outcome, household, received)
     }
 
     fn set_device_head(&mut self, device: &DeviceId, head: &ChainPoint) -> Result<()> {
-        self.conn
-            .prepare_cached("UPDATE device SET head_seq = ?2, head_hash = ?3 WHERE id = ?1")?
-            .execute(params![
-                device.to_string(),
-                seq_sql(head.seq),
-                head.hash.as_slice()
-            ])?;
-        Ok(())
+        device::set_device_head(&self.conn, device, head)
     }
 
     fn op_by_server_seq(&mut self, server_seq: u64) -> Result<Option<Operation>> {
-        let sql = format!("SELECT {OP_COLUMNS} FROM op WHERE server_seq = ?1");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([seq_sql(server_seq)])?;
-        rows.next()?.map(op_from_row).transpose()
+        journal::op_by_server_seq(&self.conn, server_seq)
     }
 
     fn visit_ops_of_household(&mut self, household: &HouseholdId) -> Result<Vec<Operation>> {
-        let sql = format!(
-            "SELECT {OP_COLUMNS} FROM op WHERE household = ?1 AND state = 'accepted'
-               AND kind IN ('visit.record', 'visit.amend') ORDER BY server_seq"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([household.as_str()])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(op_from_row(r)?);
-        }
-        Ok(out)
+        journal::visit_ops_of_household(&self.conn, household)
     }
 
     fn status_ops_of_household(
         &mut self,
         household: &HouseholdId,
     ) -> Result<Vec<(Operation, ServerTime)>> {
-        let sql = format!(
-            "SELECT {OP_COLUMNS}, received_at FROM op WHERE household = ?1
-               AND state = 'accepted' AND kind = 'household.status' ORDER BY server_seq"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([household.as_str()])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let received = ServerTime(r.get(OP_COLUMN_COUNT)?);
-            out.push((op_from_row(r)?, received));
-        }
-        Ok(out)
+        journal::status_ops_of_household(&self.conn, household)
     }
 
     fn ops_of_device(
@@ -786,78 +550,23 @@ impl Tx for SqliteTx<'_> {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<Operation>> {
-        let sql = format!(
-            "SELECT {OP_COLUMNS} FROM op WHERE device = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![
-            device.to_string(),
-            seq_sql(after_seq),
-            i64::try_from(limit).unwrap_or(i64::MAX)
-        ])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(op_from_row(r)?);
-        }
-        Ok(out)
+        journal::ops_of_device(&self.conn, device, after_seq, limit)
     }
 
     fn rejections(&mut self, limit: usize) -> Result<Vec<(DeviceId, Rejection)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT device, seq, op_id, reject_code, reject_reason FROM op
-             WHERE state = 'rejected' ORDER BY server_seq DESC LIMIT ?1",
-        )?;
-        let mut rows = stmt.query([i64::try_from(limit).unwrap_or(i64::MAX)])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push((
-                device_id(&r.get::<_, String>(0)?)?,
-                Rejection {
-                    seq: seq_of(r.get(1)?),
-                    op: OpId::from_bytes(blob(r.get(2)?, "operation id")?),
-                    code: reject_code_of(&r.get::<_, Option<String>>(3)?.unwrap_or_default())?,
-                    reason: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
-                },
-            ));
-        }
-        Ok(out)
+        journal::rejections(&self.conn, limit)
     }
 
     fn rejected_counts(&mut self) -> Result<Vec<(DeviceId, u64)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT device, COUNT(*) FROM op WHERE state = 'rejected' GROUP BY device ORDER BY device",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let n: i64 = r.get(1)?;
-            out.push((
-                device_id(&r.get::<_, String>(0)?)?,
-                u64::try_from(n).map_err(corrupt("rejected count"))?,
-            ));
-        }
-        Ok(out)
+        journal::rejected_counts(&self.conn)
     }
 
     fn op_counts(&mut self) -> Result<(u64, u64)> {
-        Ok(self.conn.query_row(
-            "SELECT COALESCE(SUM(state = 'accepted'), 0), COALESCE(SUM(state = 'rejected'), 0) FROM op",
-            [],
-            |r| Ok((seq_of(r.get(0)?), seq_of(r.get(1)?))),
-        )?)
+        journal::op_counts(&self.conn)
     }
 
     fn recent_accepted_ops(&mut self, limit: usize) -> Result<Vec<Operation>> {
-        let sql = format!(
-            "SELECT {OP_COLUMNS} FROM op WHERE state = 'accepted' ORDER BY server_seq DESC LIMIT ?1"
-        );
-        let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query([i64::try_from(limit).unwrap_or(i64::MAX)])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(op_from_row(r)?);
-        }
-        Ok(out)
+        journal::recent_accepted_ops(&self.conn, limit)
     }
 
     fn put_dictionary(&mut self, d: &StoredDictionary) -> Result<()> {
@@ -958,20 +667,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn append_feed(&mut self, device: &DeviceId, item: &FeedItem) -> Result<u64> {
-        // The device row's counter allocates positions: a writer holds it until commit, so
-        // positions of one device's feed become visible in order (see docs/protocol.md).
-        let pos: i64 = self
-            .conn
-            .prepare_cached(
-                "UPDATE device SET feed_head = feed_head + 1 WHERE id = ?1 RETURNING feed_head",
-            )?
-            .query_row([device.to_string()], |r| r.get(0))?;
-        let (kind, reference) = feed_parts(item);
-        let mut stmt = self
-            .conn
-            .prepare_cached("INSERT INTO feed (device, pos, kind, ref) VALUES (?1, ?2, ?3, ?4)")?;
-        stmt.execute(params![device.to_string(), pos, kind, reference])?;
-        Ok(seq_of(pos))
+        feed::append_feed(&self.conn, device, item)
     }
 
     fn feed_after(
@@ -980,40 +676,14 @@ impl Tx for SqliteTx<'_> {
         after: u64,
         limit: usize,
     ) -> Result<Vec<(u64, FeedItem)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT pos, kind, ref FROM feed WHERE device = ?1 AND pos > ?2 ORDER BY pos LIMIT ?3",
-        )?;
-        let mut rows = stmt.query(params![
-            device.to_string(),
-            seq_sql(after),
-            i64::try_from(limit).unwrap_or(i64::MAX)
-        ])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let kind: String = r.get(1)?;
-            out.push((seq_of(r.get(0)?), feed_item(&kind, r.get(2)?)?));
-        }
-        Ok(out)
+        feed::feed_after(&self.conn, device, after, limit)
     }
 
     fn households_sent(&mut self, device: &DeviceId) -> Result<Vec<HouseholdId>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT ref FROM feed WHERE device = ?1 AND kind = 'household' ORDER BY ref",
-        )?;
-        let mut rows = stmt.query([device.to_string()])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(HouseholdId::new(r.get::<_, String>(0)?).map_err(corrupt("household id"))?);
-        }
-        Ok(out)
+        feed::households_sent(&self.conn, device)
     }
 
     fn feed_head(&mut self, device: &DeviceId) -> Result<u64> {
-        let head: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT feed_head FROM device WHERE id = ?1")?
-            .query_row([device.to_string()], |r| r.get(0))
-            .optional()?;
-        Ok(head.map(seq_of).unwrap_or(0))
+        feed::feed_head(&self.conn, device)
     }
 }
