@@ -489,8 +489,14 @@ pub trait Tx {
     fn take_photo_chunks(&mut self, sha256: &str) -> Result<Vec<(u32, Vec<u8>)>>;
 
     // ---- feeds ----
-    /// Appends an entry to a device's feed and returns its position.
-    fn append_feed(&mut self, device: &DeviceId, item: &FeedItem) -> Result<u64>;
+    /// Appends `items`, in order, to a device's feed and returns the position of the last
+    /// (the feed's head; with no items, the head as it was). The device row's counter is moved
+    /// once for the whole run: a fanout costs one row update per phone, not one per entry.
+    fn append_feed_run(&mut self, device: &DeviceId, items: &[FeedItem]) -> Result<u64>;
+    /// Appends one entry to a device's feed and returns its position.
+    fn append_feed(&mut self, device: &DeviceId, item: &FeedItem) -> Result<u64> {
+        self.append_feed_run(device, std::slice::from_ref(item))
+    }
     /// Entries of a device's feed after `after`, in order, at most `limit`.
     fn feed_after(
         &mut self,

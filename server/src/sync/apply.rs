@@ -3,7 +3,9 @@
 //! the effects of an accepted operation (the visit row, per-field merges with the conflict log,
 //! feed entries for the other devices concerned).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
 
 use serde_json::Value;
 
@@ -12,12 +14,13 @@ use fieldvisit_core::domain::exit::{self, StatusStep, StepRefusal, Verification}
 use fieldvisit_core::domain::fields::{self, Entity, FieldError};
 use fieldvisit_core::domain::photo::{MAX_PHOTOS_PER_VISIT, PhotoRef};
 use fieldvisit_core::domain::visit::{IdentifiedBy, VisitAmendment, VisitContent, VisitRecord};
-use fieldvisit_core::ids::{HouseholdId, VisitId};
+use fieldvisit_core::ids::{DeviceId, HouseholdId, VisitId};
 use fieldvisit_core::journal::{BodyError, OpBody, Operation};
 use fieldvisit_core::sync::protocol::{FieldClock, RejectCode};
 use fieldvisit_core::validate::{Invalid, Reason};
 
-use super::{MAX_CLOCK_AHEAD_MS, fanout};
+use super::MAX_CLOCK_AHEAD_MS;
+use super::fanout::{self, FeedBatch};
 use crate::error::Result;
 use crate::storage::{Conflict, DeviceRecord, PhotoLink, ServerVisit, Tx};
 
@@ -71,18 +74,43 @@ impl Plan {
     }
 }
 
-/// Reference data the checks read but no pushed operation changes — the county's code lists
-/// and the plate authority keys — read at most once per write transaction (a group commit holds
-/// up to [`super::batch::MAX_BATCH`] syncs) instead of once per operation. Only an import or an
-/// admin command changes them, always in a transaction of its own, so a cache that lives no
-/// longer than one transaction is never stale.
+/// Reference data that applying pushed operations reads but no pushed operation changes — the
+/// county's code lists, the plate authority keys, and which phones are responsible for a
+/// household on a day (assignments, village posts and enrolled devices) — read at most once
+/// per write transaction (a group commit holds up to [`super::batch::MAX_BATCH`] syncs) instead
+/// of once per operation. Only an import or an admin command changes them, always in a
+/// transaction of its own, so a cache that lives no longer than one transaction is never
+/// stale; the one exception, a retiring phone revoked by its final sync, calls
+/// [`Reference::forget_phones`].
 #[derive(Debug, Default)]
 pub struct Reference {
     codes: Option<HashSet<(String, String)>>,
     key_ids: Option<HashSet<u16>>,
+    phones: HashMap<(HouseholdId, NaiveDate), Vec<DeviceId>>,
 }
 
 impl Reference {
+    /// The active devices of every cadre responsible for `household` on `day`.
+    pub(super) fn phones_in_scope(
+        &mut self,
+        tx: &mut dyn Tx,
+        household: &HouseholdId,
+        day: NaiveDate,
+    ) -> Result<&[DeviceId]> {
+        let key = (household.clone(), day);
+        if !self.phones.contains_key(&key) {
+            let cadres = tx.cadres_in_scope(household, day)?;
+            let devices = tx.devices_of_cadres(&cadres)?;
+            self.phones.insert(key.clone(), devices);
+        }
+        Ok(self.phones.get(&key).map_or(&[], Vec::as_slice))
+    }
+
+    /// Drops the phones read so far: a device was revoked inside the transaction.
+    pub(super) fn forget_phones(&mut self) {
+        self.phones.clear();
+    }
+
     fn codes(&mut self, tx: &mut dyn Tx) -> Result<&HashSet<(String, String)>> {
         if self.codes.is_none() {
             let entries = tx.code_entries()?;
@@ -112,14 +140,16 @@ fn day_of(wall: WallTime, now: ServerTime) -> chrono::NaiveDate {
     WallTime(wall.0.min(now.0.saturating_add(MAX_CLOCK_AHEAD_MS))).local_date()
 }
 
+/// Decides whether `op`, whose decoded body is `body`, is accepted, and what it will do.
 pub fn check(
     tx: &mut dyn Tx,
     reference: &mut Reference,
     device: &DeviceRecord,
     op: &Operation,
+    body: Result<OpBody, BodyError>,
     now: ServerTime,
 ) -> Result<Result<Plan, Refusal>> {
-    let body = match op.body() {
+    let body = match body {
         Ok(body) => body,
         Err(BodyError::UnknownKind) => {
             return Ok(Err(refuse(
@@ -453,9 +483,13 @@ fn verification_visit(
     Ok(Some((record, content)))
 }
 
-/// Carries out an accepted operation stored under `server_seq`.
+/// Carries out an accepted operation stored under `server_seq`; the feed entries it makes join
+/// `feed`, which the caller appends once its operations are applied.
+#[allow(clippy::too_many_arguments)]
 pub fn commit(
     tx: &mut dyn Tx,
+    reference: &mut Reference,
+    feed: &mut FeedBatch,
     device: &DeviceRecord,
     op: &Operation,
     server_seq: u64,
@@ -485,16 +519,26 @@ pub fn commit(
                     size: photo.size,
                 })?;
             }
-            fanout::visit(tx, device, &record.household, server_seq, now)
+            fanout::visit(
+                tx,
+                reference,
+                feed,
+                device,
+                &record.household,
+                server_seq,
+                now,
+            )
         }
-        Plan::Amend { household, .. } => fanout::visit(tx, device, &household, server_seq, now),
+        Plan::Amend { household, .. } => {
+            fanout::visit(tx, reference, feed, device, &household, server_seq, now)
+        }
         Plan::Status {
             household,
             to,
             exit_year,
         } => {
             tx.set_poverty_status(&household, &to, exit_year)?;
-            fanout::household_changed(tx, &household, Some(&device.id), now)
+            fanout::household_changed_in(tx, reference, feed, &household, Some(&device.id), now)
         }
         Plan::Fields {
             entity,
@@ -543,7 +587,14 @@ pub fn commit(
                     })?;
                 }
             }
-            fanout::household_changed(tx, &household, (!pusher_lost).then_some(&device.id), now)
+            fanout::household_changed_in(
+                tx,
+                reference,
+                feed,
+                &household,
+                (!pusher_lost).then_some(&device.id),
+                now,
+            )
         }
     }
 }

@@ -2,11 +2,12 @@
 //! whose scope grew) must receive. A device's feed is its own ordered list; entries name rows,
 //! and the page sent is built from those rows' current state.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fieldvisit_core::clock::{ServerTime, WallTime};
 use fieldvisit_core::ids::{DeviceId, HouseholdId};
 
+use super::apply::Reference;
 use crate::error::Result;
 use crate::storage::{DeviceRecord, FeedItem, Tx};
 
@@ -14,27 +15,42 @@ fn today(now: ServerTime) -> chrono::NaiveDate {
     WallTime(now.0).local_date()
 }
 
-/// The active devices of every cadre responsible for `household` today.
-fn devices_in_scope(
-    tx: &mut dyn Tx,
-    household: &HouseholdId,
-    now: ServerTime,
-) -> Result<Vec<DeviceId>> {
-    let cadres = tx.cadres_in_scope(household, today(now))?;
-    tx.devices_of_cadres(&cadres)
+/// Feed entries gathered while operations are applied, appended when they are all done: each
+/// phone's entries as one run, so a push of twenty visits to one village moves each colleague's
+/// feed counter once rather than twenty times. Each phone's entries keep the order they were
+/// gathered in; nothing orders one phone's feed against another's.
+#[derive(Debug, Default)]
+pub struct FeedBatch {
+    runs: BTreeMap<DeviceId, Vec<FeedItem>>,
+}
+
+impl FeedBatch {
+    fn add(&mut self, device: DeviceId, item: FeedItem) {
+        self.runs.entry(device).or_default().push(item);
+    }
+
+    /// Appends every gathered entry to its phone's feed, in the order it was gathered.
+    pub fn append(self, tx: &mut dyn Tx) -> Result<()> {
+        for (device, items) in &self.runs {
+            tx.append_feed_run(device, items)?;
+        }
+        Ok(())
+    }
 }
 
 /// An accepted visit or amendment: every other device responsible for the household hears of it.
 pub fn visit(
     tx: &mut dyn Tx,
+    reference: &mut Reference,
+    feed: &mut FeedBatch,
     pusher: &DeviceRecord,
     household: &HouseholdId,
     server_seq: u64,
     now: ServerTime,
 ) -> Result<()> {
-    for device in devices_in_scope(tx, household, now)? {
-        if device != pusher.id {
-            tx.append_feed(&device, &FeedItem::Op(server_seq))?;
+    for device in reference.phones_in_scope(tx, household, today(now))? {
+        if *device != pusher.id {
+            feed.add(*device, FeedItem::Op(server_seq));
         }
     }
     Ok(())
@@ -48,9 +64,30 @@ pub fn household_changed(
     except: Option<&DeviceId>,
     now: ServerTime,
 ) -> Result<()> {
-    for device in devices_in_scope(tx, household, now)? {
-        if Some(&device) != except {
-            tx.append_feed(&device, &FeedItem::Household(household.clone()))?;
+    let mut feed = FeedBatch::default();
+    household_changed_in(
+        tx,
+        &mut Reference::default(),
+        &mut feed,
+        household,
+        except,
+        now,
+    )?;
+    feed.append(tx)
+}
+
+/// [`household_changed`] within a push: the entries join the push's [`FeedBatch`].
+pub(super) fn household_changed_in(
+    tx: &mut dyn Tx,
+    reference: &mut Reference,
+    feed: &mut FeedBatch,
+    household: &HouseholdId,
+    except: Option<&DeviceId>,
+    now: ServerTime,
+) -> Result<()> {
+    for device in reference.phones_in_scope(tx, household, today(now))? {
+        if Some(device) != except {
+            feed.add(*device, FeedItem::Household(household.clone()));
         }
     }
     Ok(())
@@ -95,14 +132,15 @@ pub fn seed_device_feed(tx: &mut dyn Tx, device: &DeviceRecord, now: ServerTime)
         .households_in_scope(&device.cadre, today(now))?
         .into_iter()
         .collect();
+    let mut items = Vec::new();
     for household in tx.households_sent(&id)? {
         if !in_scope.contains(&household) {
-            tx.append_feed(&id, &FeedItem::Purge(household))?;
+            items.push(FeedItem::Purge(household));
         }
     }
-    tx.append_feed(&id, &FeedItem::Cadre(device.cadre.clone()))?;
+    items.push(FeedItem::Cadre(device.cadre.clone()));
     for key in tx.authority_keys()? {
-        tx.append_feed(&id, &FeedItem::AuthorityKey(key.key_id))?;
+        items.push(FeedItem::AuthorityKey(key.key_id));
     }
     let mut areas = BTreeSet::new();
     for household in &in_scope {
@@ -114,18 +152,17 @@ pub fn seed_device_feed(tx: &mut dyn Tx, device: &DeviceRecord, now: ServerTime)
     for village in areas {
         for area in area_chain(tx, &village)? {
             if sent.insert(area.clone()) {
-                tx.append_feed(&id, &FeedItem::Area(area))?;
+                items.push(FeedItem::Area(area));
             }
         }
     }
     for assignment in tx.assignments_of_cadre(&device.cadre)? {
-        tx.append_feed(&id, &FeedItem::Assignment(assignment.id))?;
+        items.push(FeedItem::Assignment(assignment.id));
     }
     for post in tx.posts_of_cadre(&device.cadre)? {
-        tx.append_feed(&id, &FeedItem::Post(post.id))?;
+        items.push(FeedItem::Post(post.id));
     }
-    for household in in_scope {
-        tx.append_feed(&id, &FeedItem::Household(household))?;
-    }
+    items.extend(in_scope.into_iter().map(FeedItem::Household));
+    tx.append_feed_run(&id, &items)?;
     Ok(())
 }

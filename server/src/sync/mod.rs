@@ -125,7 +125,9 @@ pub fn handle_in(
     )?;
     // A retiring device whose final upload is in: revoked now, in this transaction, so its
     // acknowledgement and its revocation commit together; its next call gets 401.
-    crate::devices::finish_retirement(tx, &device, req.pending, &ack, now)?;
+    if crate::devices::finish_retirement(tx, &device, req.pending, &ack, now)? {
+        reference.forget_phones();
+    }
     Ok(Pushed { ack, clock_skew_ms })
 }
 

@@ -8,10 +8,12 @@
 use ed25519_dalek::VerifyingKey;
 
 use fieldvisit_core::clock::ServerTime;
-use fieldvisit_core::journal::{BreakKind, ChainPoint, verify_chain};
+use fieldvisit_core::ids::OpId;
+use fieldvisit_core::journal::{BodyError, BreakKind, ChainPoint, OpBody, verify_chain};
 use fieldvisit_core::sync::protocol::{PushAck, PushProblem, PushedOp, Rejection};
 
 use super::apply::{self, Reference};
+use super::fanout::FeedBatch;
 use crate::error::{Error, Result};
 use crate::storage::{DeviceRecord, Outcome, Tx};
 
@@ -26,11 +28,13 @@ pub enum Source {
 }
 
 /// The outcome of [`precheck`]: starting from the chain point `from`, the pushed operations
-/// with sequence numbers up to `through` continue the chain and carry valid signatures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// with sequence numbers up to `through` continue the chain and carry valid signatures; and
+/// each pushed operation's body, decoded.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Prechecked {
     from: ChainPoint,
     through: u64,
+    bodies: Vec<(OpId, Result<OpBody, BodyError>)>,
 }
 
 /// Verifies a push's signatures and chain links against the device's head as read at
@@ -39,12 +43,22 @@ pub struct Prechecked {
 /// parallel on every core; the single writer then skips it when the head it reads inside the
 /// write transaction is still `from` (it nearly always is: only another request of the same
 /// phone moves it). Stops at the first operation that does not verify: the writer verifies
-/// that one again and reports the problem exactly as it would without a precheck.
+/// that one again and reports the problem exactly as it would without a precheck. Decoding the
+/// operations' JSON bodies needs no database either, so it is done here too, for every
+/// operation (a body is what its kind and payload say, whoever signed it).
 pub fn precheck(device: &DeviceRecord, ops: &[PushedOp]) -> Prechecked {
     let from = device.head;
     let mut through = from.seq;
+    let bodies = ops
+        .iter()
+        .map(|p| (p.id, OpBody::decode(&p.kind, &p.payload)))
+        .collect();
     let Ok(key) = VerifyingKey::from_bytes(&device.public_key) else {
-        return Prechecked { from, through };
+        return Prechecked {
+            from,
+            through,
+            bodies,
+        };
     };
     let mut at = from;
     for pushed in ops.iter().filter(|p| p.seq > from.seq) {
@@ -57,7 +71,11 @@ pub fn precheck(device: &DeviceRecord, ops: &[PushedOp]) -> Prechecked {
             Err(_) => break,
         }
     }
-    Prechecked { from, through }
+    Prechecked {
+        from,
+        through,
+        bodies,
+    }
 }
 
 /// Stores and applies `ops` pushed by `device`. `prechecked`, when given, is [`precheck`]'s
@@ -72,9 +90,13 @@ pub fn push(
     source: Source,
     now: ServerTime,
 ) -> Result<PushAck> {
-    let verified_through = prechecked
-        .filter(|p| p.from == device.head)
-        .map_or(0, |p| p.through);
+    let (verified_through, bodies) = match prechecked {
+        Some(p) => (if p.from == device.head { p.through } else { 0 }, p.bodies),
+        None => (0, Vec::new()),
+    };
+    // The precheck's bodies line up with the pushed operations; each is used only for the
+    // operation whose id it was decoded from.
+    let mut bodies = bodies.into_iter();
     if device.revoked.is_some() && source != Source::AdminImport {
         return Err(Error::Refused(format!("device {} is revoked", device.id)));
     }
@@ -86,7 +108,12 @@ pub fn push(
         rejected: Vec::new(),
         problem: None,
     };
+    let mut feed = FeedBatch::default();
     for pushed in ops {
+        let decoded = bodies
+            .next()
+            .filter(|(id, _)| *id == pushed.id)
+            .map(|(_, body)| body);
         if pushed.seq <= at.seq {
             // Sent before (a lost response, a retry): answer as the first time, store nothing.
             match tx.op_at(&device.id, pushed.seq)? {
@@ -133,7 +160,8 @@ pub fn push(
             });
             break;
         }
-        let checked = apply::check(tx, reference, device, &op, now)?;
+        let body = decoded.unwrap_or_else(|| op.body());
+        let checked = apply::check(tx, reference, device, &op, body, now)?;
         let outcome = match &checked {
             Ok(_) => Outcome::Accepted,
             Err(r) => Outcome::Rejected {
@@ -147,7 +175,9 @@ pub fn push(
         };
         let server_seq = tx.insert_op(&op, &outcome, household.as_ref(), now)?;
         match checked {
-            Ok(plan) => apply::commit(tx, device, &op, server_seq, plan, now)?,
+            Ok(plan) => {
+                apply::commit(tx, reference, &mut feed, device, &op, server_seq, plan, now)?
+            }
             Err(r) => ack.rejected.push(Rejection {
                 seq: op.seq,
                 op: op.id,
@@ -160,6 +190,7 @@ pub fn push(
             hash: op.digest(),
         };
     }
+    feed.append(tx)?;
     if at != device.head {
         tx.set_device_head(&device.id, &at)?;
     }

@@ -253,3 +253,54 @@ pub fn feeds(s: &dyn Storage) {
     );
     assert!(tx.households_sent(&b).unwrap().is_empty());
 }
+
+pub fn feed_runs_take_consecutive_positions(s: &dyn Storage) {
+    let cadre = CadreId::new("cadre-1").unwrap();
+    let (a, b) = (add_device(s, 1, &cadre).id, add_device(s, 2, &cadre).id);
+    let run = vec![
+        FeedItem::Op(5),
+        FeedItem::Household(HouseholdId::new("h-1").unwrap()),
+        FeedItem::Op(6),
+    ];
+    let mut tx = s.write().unwrap();
+    assert_eq!(tx.append_feed(&a, &FeedItem::Op(1)).unwrap(), 1);
+    assert_eq!(
+        tx.append_feed_run(&a, &run).unwrap(),
+        4,
+        "the last entry's position"
+    );
+    assert_eq!(
+        tx.append_feed_run(&a, &[]).unwrap(),
+        4,
+        "an empty run appends nothing"
+    );
+    assert_eq!(tx.append_feed_run(&b, &[]).unwrap(), 0);
+    assert_eq!(
+        tx.append_feed(&a, &FeedItem::Op(7)).unwrap(),
+        5,
+        "after the run"
+    );
+    tx.savepoint().unwrap();
+    assert_eq!(tx.append_feed_run(&b, &run).unwrap(), 3);
+    tx.rollback_to_savepoint().unwrap();
+    assert!(
+        tx.append_feed_run(&device_id(99), &run).is_err(),
+        "an unknown device has no feed to append to"
+    );
+    tx.commit().unwrap();
+    let mut tx = s.read().unwrap();
+    let expected: Vec<(u64, FeedItem)> = (1..)
+        .zip(
+            std::iter::once(FeedItem::Op(1))
+                .chain(run.iter().cloned())
+                .chain([FeedItem::Op(7)]),
+        )
+        .collect();
+    assert_eq!(tx.feed_after(&a, 0, 100).unwrap(), expected);
+    assert_eq!(
+        tx.feed_head(&b).unwrap(),
+        0,
+        "the rolled-back run left nothing"
+    );
+    assert!(tx.feed_after(&b, 0, 100).unwrap().is_empty());
+}

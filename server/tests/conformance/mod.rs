@@ -56,6 +56,7 @@ macro_rules! conformance_suite {
             server_seq_increases_in_commit_order,
             visits,
             feeds,
+            feed_runs_take_consecutive_positions,
             savepoint_rollback_undoes_only_the_inner_work,
             dropped_write_rolls_back,
             writers_are_serialised,

@@ -235,21 +235,31 @@ pub(super) fn visit_owner(c: &mut Conn, id: &VisitId) -> Result<Option<(CadreId,
     .transpose()
 }
 
-pub(super) fn append_feed(c: &mut Conn, device: &DeviceId, item: &FeedItem) -> Result<u64> {
+pub(super) fn append_feed_run(c: &mut Conn, device: &DeviceId, items: &[FeedItem]) -> Result<u64> {
+    if items.is_empty() {
+        return feed_head(c, device);
+    }
+    // No slice in memory holds 2^63 entries.
+    let count = i64::try_from(items.len()).unwrap_or(i64::MAX);
+    let id = device.to_string();
     // The device row's counter allocates positions inside the writers' lock, so one device's
     // positions become visible in order (docs/protocol.md).
-    let pos: i64 = c
+    let head: i64 = c
         .query_one(
-            "UPDATE device SET feed_head = feed_head + 1 WHERE id = $1 RETURNING feed_head",
-            &[&device.to_string()],
+            "UPDATE device SET feed_head = feed_head + $2 WHERE id = $1 RETURNING feed_head",
+            &[&id, &count],
         )?
         .try_get(0)?;
-    let (kind, reference) = feed_parts(item);
+    let positions: Vec<i64> = (head - count + 1..=head).collect();
+    let (kinds, refs): (Vec<&str>, Vec<String>) = items.iter().map(feed_parts).unzip();
+    // The whole run in one statement: one round trip however many entries.
     c.execute(
-        "INSERT INTO feed (device, pos, kind, ref) VALUES ($1, $2, $3, $4)",
-        &[&device.to_string(), &pos, &kind, &reference],
+        "INSERT INTO feed (device, pos, kind, ref)
+         SELECT $1, pos, kind, ref FROM UNNEST($2::bigint[], $3::text[], $4::text[])
+             AS run (pos, kind, ref)",
+        &[&id, &positions, &kinds, &refs],
     )?;
-    Ok(seq_of(pos))
+    Ok(seq_of(head))
 }
 
 pub(super) fn feed_after(

@@ -789,8 +789,8 @@ impl Tx for PgTx<'_> {
         report::household_ids(&mut self.conn)
     }
 
-    fn append_feed(&mut self, device: &DeviceId, item: &FeedItem) -> Result<u64> {
-        misc::append_feed(&mut self.conn, device, item)
+    fn append_feed_run(&mut self, device: &DeviceId, items: &[FeedItem]) -> Result<u64> {
+        misc::append_feed_run(&mut self.conn, device, items)
     }
 
     fn feed_after(

@@ -47,19 +47,31 @@ pub(crate) fn feed_item(kind: &str, reference: String) -> Result<FeedItem> {
     })
 }
 
-pub(super) fn append_feed(conn: &Connection, device: &DeviceId, item: &FeedItem) -> Result<u64> {
+pub(super) fn append_feed_run(
+    conn: &Connection,
+    device: &DeviceId,
+    items: &[FeedItem],
+) -> Result<u64> {
+    if items.is_empty() {
+        return feed_head(conn, device);
+    }
+    // No slice in memory holds 2^63 entries.
+    let count = i64::try_from(items.len()).unwrap_or(i64::MAX);
+    let id = device.to_string();
     // The device row's counter allocates positions: a writer holds it until commit, so
     // positions of one device's feed become visible in order (see docs/protocol.md).
-    let pos: i64 = conn
+    let head: i64 = conn
         .prepare_cached(
-            "UPDATE device SET feed_head = feed_head + 1 WHERE id = ?1 RETURNING feed_head",
+            "UPDATE device SET feed_head = feed_head + ?2 WHERE id = ?1 RETURNING feed_head",
         )?
-        .query_row([device.to_string()], |r| r.get(0))?;
-    let (kind, reference) = feed_parts(item);
+        .query_row(params![id, count], |r| r.get(0))?;
     let mut stmt =
         conn.prepare_cached("INSERT INTO feed (device, pos, kind, ref) VALUES (?1, ?2, ?3, ?4)")?;
-    stmt.execute(params![device.to_string(), pos, kind, reference])?;
-    Ok(seq_of(pos))
+    for (pos, item) in (head - count + 1..).zip(items) {
+        let (kind, reference) = feed_parts(item);
+        stmt.execute(params![id, pos, kind, reference])?;
+    }
+    Ok(seq_of(head))
 }
 
 pub(super) fn feed_after(

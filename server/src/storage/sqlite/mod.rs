@@ -5,6 +5,7 @@
 mod admin_log;
 mod admin_user;
 mod authority;
+mod checkpoint;
 mod device;
 mod dictionary;
 mod exit_event;
@@ -50,6 +51,8 @@ pub struct SqliteStorage {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    // Declared last: dropped after the connections it checkpoints beside.
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -65,6 +68,12 @@ impl SqliteStorage {
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStorage> {
         let path = path.as_ref().to_path_buf();
         let writer = fieldvisit_core::sqlite::open_writer(&path, &schema::SERVER)?;
+        writer.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            checkpoint::WRITER_BACKSTOP_PAGES,
+        )?;
+        let checkpointer = checkpoint::Checkpointer::start(&path)?;
         let readers = (0..READERS)
             .map(|_| fieldvisit_core::sqlite::open_reader(&path, &schema::SERVER).map(Mutex::new))
             .collect::<fieldvisit_core::Result<Vec<_>>>()?;
@@ -73,6 +82,7 @@ impl SqliteStorage {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
+            _checkpointer: checkpointer,
         })
     }
 
@@ -666,8 +676,8 @@ impl Tx for SqliteTx<'_> {
         .transpose()
     }
 
-    fn append_feed(&mut self, device: &DeviceId, item: &FeedItem) -> Result<u64> {
-        feed::append_feed(&self.conn, device, item)
+    fn append_feed_run(&mut self, device: &DeviceId, items: &[FeedItem]) -> Result<u64> {
+        feed::append_feed_run(&self.conn, device, items)
     }
 
     fn feed_after(

@@ -68,6 +68,23 @@ pub struct FleetArgs {
     instances: Vec<usize>,
 }
 
+impl FleetArgs {
+    /// The ingest row of docs/benchmarks.md: these settings with 2,000 phones back after two
+    /// weeks without signal, each pushing 14–28 visits in one sync.
+    pub fn backlog(&self) -> FleetArgs {
+        FleetArgs {
+            devices: Some(BACKLOG_DEVICES),
+            visits: VisitRange { low: 14, high: 28 },
+            db: self.db.clone(),
+            instances: self.instances.clone(),
+            ..*self
+        }
+    }
+}
+
+/// Phones in the backlog run of `bench all`.
+const BACKLOG_DEVICES: usize = 2_000;
+
 /// An inclusive range of visits per phone.
 #[derive(Debug, Clone, Copy)]
 pub struct VisitRange {

@@ -63,9 +63,10 @@ enum What {
     FirstSync(first_sync::FirstSyncArgs),
     /// A 2 MB photo upload cut at 50%, then resumed: photo bytes re-sent.
     PhotoResume,
-    /// The whole table of docs/benchmarks.md: device, fleet day, a new phone's first sync, photo
-    /// upload resumption and the peer, one after another
-    /// (the device figures with their default 2,000 visits per run).
+    /// The whole table of docs/benchmarks.md: device, fleet day, the fleet day's backlog
+    /// (2,000 phones × 14–28 visits: the ingest row), a new phone's first sync, photo upload
+    /// resumption and the peer, one after another (the device figures with their default 2,000
+    /// visits per run).
     All {
         #[command(flatten)]
         fleet: fleet::FleetArgs,
@@ -334,6 +335,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         What::All { fleet, peer } => {
             device(&cli, DEVICE_VISITS)?;
             fleet::run(fleet, cli.runs, cli.seed, cli.json)?;
+            fleet::run(&fleet.backlog(), cli.runs, cli.seed, cli.json)?;
             let first = first_sync::FirstSyncArgs {
                 visits_per_household: first_sync::VISITS_PER_HOUSEHOLD,
             };
