@@ -189,36 +189,25 @@ fn latest_verification(
     household: &Household,
     day: NaiveDate,
 ) -> Result<Option<(VisitRecord, VisitContent)>> {
-    let mut records = Vec::new();
-    let mut amendments = Vec::new();
-    for op in tx.visit_ops_of_household(&household.id)? {
-        match op.body() {
-            Ok(OpBody::VisitRecorded(r)) if r.content.kind == exit::VERIFICATION_KIND => {
-                records.push(r);
-            }
-            Ok(OpBody::VisitAmended(a)) => amendments.push((op.hlc, a)),
-            _ => {}
-        }
-    }
-    amendments.sort_by_key(|(hlc, _)| *hlc);
-    records.sort_by_key(|r| r.recorded_at);
-    for record in records.into_iter().rev() {
-        let visited = record.recorded_at.local_date();
+    let mut verifications: Vec<_> = crate::visits::of_household(tx, &household.id)?
+        .into_iter()
+        .filter(|v| v.record.content.kind == exit::VERIFICATION_KIND)
+        .collect();
+    verifications.sort_by_key(|v| v.record.recorded_at);
+    for visit in verifications.into_iter().rev() {
+        let visited = visit.record.recorded_at.local_date();
         if visited > day {
             continue;
         }
-        let Some(cadre) = tx.cadre(&record.cadre)? else {
+        let Some(cadre) = tx.cadre(&visit.record.cadre)? else {
             continue;
         };
-        let posts = tx.posts_of_cadre(&record.cadre)?;
+        let posts = tx.posts_of_cadre(&visit.record.cadre)?;
         if exit::check_role(&cadre, &posts, &household.village, visited).is_err() {
             continue;
         }
-        let content = amendments
-            .iter()
-            .filter(|(_, a)| a.visit == record.id)
-            .fold(record.content.clone(), |c, (_, a)| c.amended(&a.changes));
-        return Ok(Some((record, content)));
+        let content = visit.content();
+        return Ok(Some((visit.record, content)));
     }
     Ok(None)
 }

@@ -21,6 +21,7 @@ pub mod plates;
 pub mod report;
 pub mod storage;
 pub mod sync;
+pub mod visits;
 pub mod web;
 
 pub use error::{Error, Result};

@@ -11,12 +11,10 @@
 //!
 //! Only plain reads every backend has; nothing here writes.
 
-use fieldvisit_core::clock::WallTime;
 use fieldvisit_core::domain::Household;
 use fieldvisit_core::domain::photo::PhotoRef;
 use fieldvisit_core::domain::visit::{VisitAmendment, VisitContent, VisitRecord};
 use fieldvisit_core::ids::VisitId;
-use fieldvisit_core::journal::OpBody;
 
 use super::Period;
 use super::flags::{self, Flag, FlagKind, VisitFacts};
@@ -172,43 +170,20 @@ fn photo_view(tx: &mut dyn Tx, this: &VisitFacts, photo: &PhotoRef) -> Result<Ph
     })
 }
 
-/// A stored visit with its signed record and its accepted amendments in clock order, read
-/// through the household's journal (the store has no lookup of a visit by id).
+/// A stored visit with its signed record and its accepted amendments in clock order (from the
+/// household's journal).
 fn stored_visit(
     tx: &mut dyn Tx,
     id: VisitId,
 ) -> Result<Option<(ServerVisit, VisitRecord, Vec<VisitAmendment>)>> {
-    let Some((_, household)) = tx.visit_owner(&id)? else {
+    let Some(stored) = tx.visit(&id)? else {
         return Ok(None);
     };
-    let mut record = None;
-    let mut amendments = Vec::new();
-    for op in tx.visit_ops_of_household(&household)? {
-        match op.body() {
-            Ok(OpBody::VisitRecorded(r)) if r.id == id => record = Some(r),
-            Ok(OpBody::VisitAmended(a)) if a.visit == id => amendments.push((op.hlc, a)),
-            _ => {}
-        }
-    }
-    let Some(record) = record else {
+    let Some(visit) = crate::visits::find(tx, &stored.household, id)? else {
         return Err(Error::Corrupt(format!(
-            "visit {id} is stored but its operation is not in household {household}'s journal"
+            "visit {id} is stored but its operation is not in household {}'s journal",
+            stored.household
         )));
     };
-    amendments.sort_by_key(|(hlc, _)| *hlc);
-    let at = record.recorded_at;
-    let stored = tx
-        .visits_between(at, WallTime(at.0.saturating_add(1)))?
-        .into_iter()
-        .find(|v| v.id == id)
-        .ok_or_else(|| {
-            Error::Corrupt(format!(
-                "visit {id} is stored but not at its recording time"
-            ))
-        })?;
-    Ok(Some((
-        stored,
-        record,
-        amendments.into_iter().map(|(_, a)| a).collect(),
-    )))
+    Ok(Some((stored, visit.record, visit.amendments)))
 }

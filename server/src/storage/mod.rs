@@ -467,6 +467,8 @@ pub trait Tx {
     fn visits_between(&mut self, from: WallTime, to: WallTime) -> Result<Vec<ServerVisit>>;
     /// The id of every household in the registry, by village and door-plate code.
     fn household_ids(&mut self) -> Result<Vec<HouseholdId>>;
+    /// One stored visit, by id.
+    fn visit(&mut self, id: &VisitId) -> Result<Option<ServerVisit>>;
     /// The cadre who recorded a visit and its household.
     fn visit_owner(&mut self, id: &VisitId) -> Result<Option<(CadreId, HouseholdId)>>;
 

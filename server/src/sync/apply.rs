@@ -464,23 +464,10 @@ fn verification_visit(
     household: &HouseholdId,
     id: VisitId,
 ) -> Result<Option<(VisitRecord, VisitContent)>> {
-    let mut record = None;
-    let mut amendments = Vec::new();
-    for op in tx.visit_ops_of_household(household)? {
-        match op.body() {
-            Ok(OpBody::VisitRecorded(r)) if r.id == id => record = Some(r),
-            Ok(OpBody::VisitAmended(a)) if a.visit == id => amendments.push((op.hlc, a)),
-            _ => {}
-        }
-    }
-    let Some(record) = record else {
-        return Ok(None);
-    };
-    amendments.sort_by_key(|(hlc, _)| *hlc);
-    let content = amendments
-        .iter()
-        .fold(record.content.clone(), |c, (_, a)| c.amended(&a.changes));
-    Ok(Some((record, content)))
+    Ok(crate::visits::find(tx, household, id)?.map(|visit| {
+        let content = visit.content();
+        (visit.record, content)
+    }))
 }
 
 /// Carries out an accepted operation stored under `server_seq`; the feed entries it makes join

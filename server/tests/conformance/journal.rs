@@ -201,6 +201,16 @@ pub fn visits(s: &dyn Storage) {
         ))
     );
     assert_eq!(tx.visit_owner(&VisitId::from_bytes([3; 16])).unwrap(), None);
+    assert_eq!(
+        tx.visit(&VisitId::from_bytes([1; 16])).unwrap(),
+        Some(visit(1, false)),
+        "every column read back as stored"
+    );
+    assert_eq!(
+        tx.visit(&VisitId::from_bytes([2; 16])).unwrap(),
+        Some(visit(2, true))
+    );
+    assert_eq!(tx.visit(&VisitId::from_bytes([3; 16])).unwrap(), None);
     drop(tx);
     let mut tx = s.write().unwrap();
     assert!(

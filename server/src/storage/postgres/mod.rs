@@ -789,6 +789,10 @@ impl Tx for PgTx<'_> {
         report::household_ids(&mut self.conn)
     }
 
+    fn visit(&mut self, id: &VisitId) -> Result<Option<ServerVisit>> {
+        report::visit(&mut self.conn, id)
+    }
+
     fn append_feed_run(&mut self, device: &DeviceId, items: &[FeedItem]) -> Result<u64> {
         misc::append_feed_run(&mut self.conn, device, items)
     }

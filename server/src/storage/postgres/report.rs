@@ -1,5 +1,6 @@
-//! The reads supervision reports need from the PostgreSQL backend: visits in a period and the
-//! list of households (the same two plain queries as the embedded backend's `report.rs`).
+//! The reads supervision reports need from the PostgreSQL backend: visits in a period, one
+//! visit by id, and the list of households (the same plain queries as the embedded backend's
+//! `report.rs`).
 
 use postgres::Row;
 
@@ -30,6 +31,10 @@ fn visit_from_row(r: &Row) -> Result<ServerVisit> {
     })
 }
 
+/// The columns [`visit_from_row`] reads, in its order.
+const VISIT_COLUMNS: &str = "id, household, cadre, device, server_seq, recorded_at, received_at,
+    kind, manual, distance_m, record";
+
 /// Visits recorded (device time) in `[from, to)`, in server order.
 pub(super) fn visits_between(
     c: &mut Conn,
@@ -37,14 +42,26 @@ pub(super) fn visits_between(
     to: WallTime,
 ) -> Result<Vec<ServerVisit>> {
     c.query(
-        "SELECT id, household, cadre, device, server_seq, recorded_at, received_at, kind,
-                manual, distance_m, record
-         FROM visit WHERE recorded_at >= $1 AND recorded_at < $2 ORDER BY server_seq",
+        &format!(
+            "SELECT {VISIT_COLUMNS} FROM visit
+             WHERE recorded_at >= $1 AND recorded_at < $2 ORDER BY server_seq"
+        ),
         &[&from.0, &to.0],
     )?
     .iter()
     .map(visit_from_row)
     .collect()
+}
+
+/// One stored visit.
+pub(super) fn visit(c: &mut Conn, id: &VisitId) -> Result<Option<ServerVisit>> {
+    c.query_opt(
+        &format!("SELECT {VISIT_COLUMNS} FROM visit WHERE id = $1"),
+        &[&id.to_string()],
+    )?
+    .as_ref()
+    .map(visit_from_row)
+    .transpose()
 }
 
 /// The id of every household in the registry, by village and door-plate code.

@@ -661,6 +661,10 @@ impl Tx for SqliteTx<'_> {
         report::household_ids(&self.conn)
     }
 
+    fn visit(&mut self, id: &VisitId) -> Result<Option<ServerVisit>> {
+        report::visit(&self.conn, id)
+    }
+
     fn visit_owner(&mut self, id: &VisitId) -> Result<Option<(CadreId, HouseholdId)>> {
         let row: Option<(String, String)> = self
             .conn

@@ -1,8 +1,8 @@
-//! The reads supervision reports need from the embedded backend: visits in a period and the
-//! list of households. Reports are computed in Rust (`crate::report`) so every backend needs
-//! only these two plain queries; nothing here aggregates or writes.
+//! The reads supervision reports need from the embedded backend: visits in a period, one
+//! visit by id, and the list of households. Reports are computed in Rust (`crate::report`) so
+//! every backend needs only these plain queries; nothing here aggregates or writes.
 
-use rusqlite::{Connection, Row};
+use rusqlite::{Connection, OptionalExtension, Row};
 
 use fieldvisit_core::clock::{ServerTime, WallTime};
 use fieldvisit_core::ids::{CadreId, HouseholdId, VisitId};
@@ -31,23 +31,35 @@ fn visit_from_row(r: &Row<'_>) -> Result<ServerVisit> {
     })
 }
 
+/// The columns [`visit_from_row`] reads, in its order.
+const VISIT_COLUMNS: &str = "id, household, cadre, device, server_seq, recorded_at, received_at,
+    kind, manual, distance_m, record";
+
 /// Visits recorded (device time) in `[from, to)`, in server order.
 pub(super) fn visits_between(
     conn: &Connection,
     from: WallTime,
     to: WallTime,
 ) -> Result<Vec<ServerVisit>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, household, cadre, device, server_seq, recorded_at, received_at, kind,
-                manual, distance_m, record
-         FROM visit WHERE recorded_at >= ?1 AND recorded_at < ?2 ORDER BY server_seq",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {VISIT_COLUMNS} FROM visit
+         WHERE recorded_at >= ?1 AND recorded_at < ?2 ORDER BY server_seq"
+    ))?;
     let mut rows = stmt.query([from.0, to.0])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         out.push(visit_from_row(r)?);
     }
     Ok(out)
+}
+
+/// One stored visit.
+pub(super) fn visit(conn: &Connection, id: &VisitId) -> Result<Option<ServerVisit>> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {VISIT_COLUMNS} FROM visit WHERE id = ?1"))?;
+    stmt.query_row([id.to_string()], |r| Ok(visit_from_row(r)))
+        .optional()?
+        .transpose()
 }
 
 /// The id of every household in the registry, by village and door-plate code.

@@ -69,6 +69,14 @@ pub struct FleetArgs {
 }
 
 impl FleetArgs {
+    /// The settings `bench fleet` runs with when given no flags.
+    pub fn defaults() -> Result<FleetArgs, clap::Error> {
+        use clap::{Args, FromArgMatches};
+        let matches =
+            FleetArgs::augment_args(clap::Command::new("fleet")).try_get_matches_from(["fleet"])?;
+        FleetArgs::from_arg_matches(&matches)
+    }
+
     /// The ingest row of docs/benchmarks.md: these settings with 2,000 phones back after two
     /// weeks without signal, each pushing 14–28 visits in one sync.
     pub fn backlog(&self) -> FleetArgs {

@@ -67,9 +67,9 @@ enum What {
     /// (2,000 phones × 14–28 visits: the ingest row), a new phone's first sync, photo upload
     /// resumption and the peer, one after another (the device figures with their default 2,000
     /// visits per run).
+    ///
+    /// The fleet runs take their defaults; the flags are the peer's.
     All {
-        #[command(flatten)]
-        fleet: fleet::FleetArgs,
         #[command(flatten)]
         peer: peer::PeerArgs,
     },
@@ -332,9 +332,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         What::Peer(args) => peer::run(args, cli.runs, cli.seed, cli.json),
         What::FirstSync(args) => first_sync::run(args, cli.runs, cli.seed, cli.json),
         What::PhotoResume => photo_resume::run(cli.runs, cli.seed, cli.json),
-        What::All { fleet, peer } => {
+        What::All { peer } => {
             device(&cli, DEVICE_VISITS)?;
-            fleet::run(fleet, cli.runs, cli.seed, cli.json)?;
+            let fleet = fleet::FleetArgs::defaults()?;
+            fleet::run(&fleet, cli.runs, cli.seed, cli.json)?;
             fleet::run(&fleet.backlog(), cli.runs, cli.seed, cli.json)?;
             let first = first_sync::FirstSyncArgs {
                 visits_per_household: first_sync::VISITS_PER_HOUSEHOLD,
@@ -344,5 +345,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             peer::run(peer, cli.runs, cli.seed, cli.json)
         }
         What::ServeDb { db } => fieldvisit_tests::server_process::serve(db),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, What};
+
+    #[test]
+    fn the_command_line_is_well_formed_and_all_runs_with_its_defaults() {
+        // Catches two flags of one subcommand under the same name (which made `all` unusable
+        // when the fleet and the peer both took `--visits`).
+        Cli::command().debug_assert();
+        match Cli::try_parse_from(["bench", "all", "--runs", "3"]) {
+            Ok(cli) => assert!(matches!(cli.what, What::All { .. }) && cli.runs == 3),
+            Err(e) => panic!("`bench all --runs 3` does not parse: {e}"),
+        }
+        if let Err(e) = super::fleet::FleetArgs::defaults() {
+            panic!("the fleet's defaults do not parse: {e}");
+        }
     }
 }
