@@ -52,23 +52,25 @@ const DEVICE_COLUMNS: &str = "id, cadre, public_key, enrolled_at, revoked_at, re
     head_seq, head_hash, app_version, last_sync_at, pending_reported, clock_skew_ms,
     retiring_at, retiring_reason";
 
+/// A revocation or a retirement: its time in column `at` (none when NULL), its reason in the next.
+fn revocation(r: &Row, at: usize) -> Result<Option<Revocation>> {
+    let Some(when) = r.try_get::<_, Option<i64>>(at)? else {
+        return Ok(None);
+    };
+    Ok(Some(Revocation {
+        at: ServerTime(when),
+        reason: r.try_get::<_, Option<String>>(at + 1)?.unwrap_or_default(),
+    }))
+}
+
 fn device_from_row(r: &Row) -> Result<DeviceRecord> {
-    let revoked_at: Option<i64> = r.try_get(4)?;
-    let retiring_at: Option<i64> = r.try_get(12)?;
     let pending: i64 = r.try_get(10)?;
     Ok(DeviceRecord {
         id: device_id(r.try_get(0)?)?,
         cadre: CadreId::new(r.try_get::<_, String>(1)?).map_err(corrupt("cadre id"))?,
         public_key: blob(r.try_get(2)?, "public key")?,
         enrolled_at: ServerTime(r.try_get(3)?),
-        revoked: revoked_at
-            .map(|at| -> Result<Revocation> {
-                Ok(Revocation {
-                    at: ServerTime(at),
-                    reason: r.try_get::<_, Option<String>>(5)?.unwrap_or_default(),
-                })
-            })
-            .transpose()?,
+        revoked: revocation(r, 4)?,
         head: ChainPoint {
             seq: seq_of(r.try_get(6)?),
             hash: blob(r.try_get(7)?, "head hash")?,
@@ -77,14 +79,7 @@ fn device_from_row(r: &Row) -> Result<DeviceRecord> {
         last_sync_at: r.try_get::<_, Option<i64>>(9)?.map(ServerTime),
         pending_reported: u32::try_from(pending).map_err(corrupt("pending count"))?,
         clock_skew_ms: r.try_get(11)?,
-        retiring: retiring_at
-            .map(|at| -> Result<Revocation> {
-                Ok(Revocation {
-                    at: ServerTime(at),
-                    reason: r.try_get::<_, Option<String>>(13)?.unwrap_or_default(),
-                })
-            })
-            .transpose()?,
+        retiring: revocation(r, 12)?,
     })
 }
 

@@ -16,21 +16,24 @@ pub(super) const DEVICE_COLUMNS: &str =
     head_seq, head_hash, app_version, last_sync_at, pending_reported, clock_skew_ms,
     retiring_at, retiring_reason";
 
+/// A revocation or a retirement: its time in column `at` (none when NULL), its reason in the next.
+fn revocation(r: &Row<'_>, at: usize) -> Result<Option<Revocation>> {
+    let Some(when) = r.get::<_, Option<i64>>(at)? else {
+        return Ok(None);
+    };
+    Ok(Some(Revocation {
+        at: ServerTime(when),
+        reason: r.get::<_, Option<String>>(at + 1)?.unwrap_or_default(),
+    }))
+}
+
 pub(super) fn device_from_row(r: &Row<'_>) -> Result<DeviceRecord> {
-    let revoked_at: Option<i64> = r.get(4)?;
     Ok(DeviceRecord {
         id: device_id(&r.get::<_, String>(0)?)?,
         cadre: CadreId::new(r.get::<_, String>(1)?).map_err(corrupt("cadre id"))?,
         public_key: blob(r.get(2)?, "public key")?,
         enrolled_at: ServerTime(r.get(3)?),
-        revoked: revoked_at
-            .map(|at| -> Result<Revocation> {
-                Ok(Revocation {
-                    at: ServerTime(at),
-                    reason: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-                })
-            })
-            .transpose()?,
+        revoked: revocation(r, 4)?,
         head: ChainPoint {
             seq: seq_of(r.get(6)?),
             hash: blob(r.get(7)?, "head hash")?,
@@ -39,15 +42,7 @@ pub(super) fn device_from_row(r: &Row<'_>) -> Result<DeviceRecord> {
         last_sync_at: r.get::<_, Option<i64>>(9)?.map(ServerTime),
         pending_reported: r.get(10)?,
         clock_skew_ms: r.get(11)?,
-        retiring: r
-            .get::<_, Option<i64>>(12)?
-            .map(|at| -> Result<Revocation> {
-                Ok(Revocation {
-                    at: ServerTime(at),
-                    reason: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
-                })
-            })
-            .transpose()?,
+        retiring: revocation(r, 12)?,
     })
 }
 
