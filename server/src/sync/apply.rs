@@ -3,6 +3,7 @@
 //! the effects of an accepted operation (the visit row, per-field merges with the conflict log,
 //! feed entries for the other devices concerned).
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
@@ -97,13 +98,13 @@ impl Reference {
         household: &HouseholdId,
         day: NaiveDate,
     ) -> Result<&[DeviceId]> {
-        let key = (household.clone(), day);
-        if !self.phones.contains_key(&key) {
-            let cadres = tx.cadres_in_scope(household, day)?;
-            let devices = tx.devices_of_cadres(&cadres)?;
-            self.phones.insert(key.clone(), devices);
-        }
-        Ok(self.phones.get(&key).map_or(&[], Vec::as_slice))
+        Ok(match self.phones.entry((household.clone(), day)) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => {
+                let cadres = tx.cadres_in_scope(household, day)?;
+                slot.insert(tx.devices_of_cadres(&cadres)?)
+            }
+        })
     }
 
     /// Drops the phones read so far: a device was revoked inside the transaction.
