@@ -6,6 +6,7 @@ pub mod admin_web;
 pub mod browser;
 pub mod harness;
 pub mod jpeg;
+pub mod layers;
 pub mod proxy;
 pub mod server_process;
 pub mod sim;
