@@ -17,6 +17,7 @@ pub mod ids;
 pub mod journal;
 pub mod plate;
 pub mod rows;
+pub mod sql;
 pub mod sqlite;
 pub mod store;
 pub mod sync;
