@@ -258,12 +258,47 @@ pub enum OpBody {
     StatusChanged(StatusStep),
 }
 
-pub mod kinds {
-    pub const VISIT_RECORD: &str = "visit.record";
-    pub const VISIT_AMEND: &str = "visit.amend";
-    pub const HOUSEHOLD_UPDATE: &str = "household.update";
-    pub const MEMBER_UPDATE: &str = "member.update";
-    pub const HOUSEHOLD_STATUS: &str = "household.status";
+/// Every kind of operation a phone can write: the one list from which the kind strings, the
+/// body decoding and the server's reads by kind are derived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OpKind {
+    VisitRecord,
+    VisitAmend,
+    HouseholdUpdate,
+    MemberUpdate,
+    HouseholdStatus,
+}
+
+impl OpKind {
+    pub const ALL: [OpKind; 5] = [
+        OpKind::VisitRecord,
+        OpKind::VisitAmend,
+        OpKind::HouseholdUpdate,
+        OpKind::MemberUpdate,
+        OpKind::HouseholdStatus,
+    ];
+
+    /// The kind as it travels and is stored (`Operation::kind`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OpKind::VisitRecord => "visit.record",
+            OpKind::VisitAmend => "visit.amend",
+            OpKind::HouseholdUpdate => "household.update",
+            OpKind::MemberUpdate => "member.update",
+            OpKind::HouseholdStatus => "household.status",
+        }
+    }
+
+    /// The kind named `text`, or `None` for a kind this build does not know.
+    pub fn parse(text: &str) -> Option<OpKind> {
+        OpKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for OpKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -275,14 +310,18 @@ pub enum BodyError {
 }
 
 impl OpBody {
-    pub fn kind(&self) -> &'static str {
+    pub fn op_kind(&self) -> OpKind {
         match self {
-            OpBody::VisitRecorded(_) => kinds::VISIT_RECORD,
-            OpBody::VisitAmended(_) => kinds::VISIT_AMEND,
-            OpBody::HouseholdUpdated(_) => kinds::HOUSEHOLD_UPDATE,
-            OpBody::MemberUpdated(_) => kinds::MEMBER_UPDATE,
-            OpBody::StatusChanged(_) => kinds::HOUSEHOLD_STATUS,
+            OpBody::VisitRecorded(_) => OpKind::VisitRecord,
+            OpBody::VisitAmended(_) => OpKind::VisitAmend,
+            OpBody::HouseholdUpdated(_) => OpKind::HouseholdUpdate,
+            OpBody::MemberUpdated(_) => OpKind::MemberUpdate,
+            OpBody::StatusChanged(_) => OpKind::HouseholdStatus,
         }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.op_kind().as_str()
     }
 
     /// The household the change concerns: what decides scope.
@@ -310,13 +349,12 @@ impl OpBody {
         fn parse<T: serde::de::DeserializeOwned>(payload: &str) -> Result<T, BodyError> {
             serde_json::from_str(payload).map_err(|e| BodyError::Payload(e.to_string()))
         }
-        match kind {
-            kinds::VISIT_RECORD => parse(payload).map(OpBody::VisitRecorded),
-            kinds::VISIT_AMEND => parse(payload).map(OpBody::VisitAmended),
-            kinds::HOUSEHOLD_UPDATE => parse(payload).map(OpBody::HouseholdUpdated),
-            kinds::MEMBER_UPDATE => parse(payload).map(OpBody::MemberUpdated),
-            kinds::HOUSEHOLD_STATUS => parse(payload).map(OpBody::StatusChanged),
-            _ => Err(BodyError::UnknownKind),
+        match OpKind::parse(kind).ok_or(BodyError::UnknownKind)? {
+            OpKind::VisitRecord => parse(payload).map(OpBody::VisitRecorded),
+            OpKind::VisitAmend => parse(payload).map(OpBody::VisitAmended),
+            OpKind::HouseholdUpdate => parse(payload).map(OpBody::HouseholdUpdated),
+            OpKind::MemberUpdate => parse(payload).map(OpBody::MemberUpdated),
+            OpKind::HouseholdStatus => parse(payload).map(OpBody::StatusChanged),
         }
     }
 }
@@ -381,7 +419,7 @@ mod tests {
                     seq,
                     hlc: Hlc::new(1_700_000_000_000 + seq, 0),
                     wall: WallTime(1_700_000_000_000 + seq as i64),
-                    kind: kinds::HOUSEHOLD_UPDATE.into(),
+                    kind: OpKind::HouseholdUpdate.as_str().into(),
                     payload: format!(
                         r#"{{"household":"h1","fields":{{"phone":"1390000{seq:04}"}}}}"#
                     ),
@@ -495,11 +533,11 @@ mod tests {
             Err(BodyError::UnknownKind)
         );
         assert!(matches!(
-            OpBody::decode(kinds::VISIT_RECORD, "{}"),
+            OpBody::decode(OpKind::VisitRecord.as_str(), "{}"),
             Err(BodyError::Payload(_))
         ));
         assert!(matches!(
-            OpBody::decode(kinds::VISIT_AMEND, "not json"),
+            OpBody::decode(OpKind::VisitAmend.as_str(), "not json"),
             Err(BodyError::Payload(_))
         ));
     }

@@ -15,16 +15,17 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// A database's schema: its current version, how to create it, and how to upgrade it one
-/// version at a time.
-#[derive(Debug, Clone, Copy)]
-pub struct Schema {
+/// version at a time. `E` is the error its steps return (the server's steps return the
+/// server's error).
+#[derive(Debug)]
+pub struct Schema<E: 'static = Error> {
     /// What the database is, for error messages.
     pub name: &'static str,
     pub version: u32,
     /// Creates the current schema (and seeds it) in a new database.
-    pub create: fn(&Transaction<'_>) -> Result<()>,
+    pub create: fn(&Transaction<'_>) -> Result<(), E>,
     /// Upgrades from `from` to `from + 1`.
-    pub upgrade_from: fn(&Transaction<'_>, u32) -> Result<()>,
+    pub upgrade_from: fn(&Transaction<'_>, u32) -> Result<(), E>,
 }
 
 /// Connection settings every connection gets, writer or reader.
@@ -58,7 +59,7 @@ fn user_version(conn: &Connection) -> Result<u32> {
 }
 
 /// Opens the writer connection, creating or upgrading the schema.
-pub fn open_writer(path: &Path, schema: &Schema) -> Result<Connection> {
+pub fn open_writer<E: From<Error>>(path: &Path, schema: &Schema<E>) -> Result<Connection, E> {
     open_writer_keyed(path, schema, None)
 }
 
@@ -72,12 +73,12 @@ fn apply_key(conn: &Connection, key: Option<&str>) -> Result<()> {
 }
 
 /// [`open_writer`] for a database encrypted under `key` (or a plain one, with `None`).
-pub(crate) fn open_writer_keyed(
+pub(crate) fn open_writer_keyed<E: From<Error>>(
     path: &Path,
-    schema: &Schema,
+    schema: &Schema<E>,
     key: Option<&str>,
-) -> Result<Connection> {
-    let mut conn = Connection::open(path)?;
+) -> Result<Connection, E> {
+    let mut conn = Connection::open(path).map_err(Error::from)?;
     apply_key(&conn, key)?;
     configure(&conn)?;
     // Reading the version before switching to WAL surfaces "not a database" right away.
@@ -86,11 +87,14 @@ pub(crate) fn open_writer_keyed(
         return Err(Error::DatabaseTooNew {
             found,
             supported: schema.version,
-        });
+        }
+        .into());
     }
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(Error::from)?;
     if found < schema.version {
-        let tx = Transaction::new(&mut conn, TransactionBehavior::Immediate)?;
+        let tx =
+            Transaction::new(&mut conn, TransactionBehavior::Immediate).map_err(Error::from)?;
         // Re-read inside the lock: another process may have upgraded meanwhile.
         let found = user_version(&tx)?;
         if found == 0 {
@@ -100,21 +104,22 @@ pub(crate) fn open_writer_keyed(
                 (schema.upgrade_from)(&tx, from)?;
             }
         }
-        tx.pragma_update(None, "user_version", schema.version)?;
-        tx.commit()?;
+        tx.pragma_update(None, "user_version", schema.version)
+            .map_err(Error::from)?;
+        tx.commit().map_err(Error::from)?;
     }
     Ok(conn)
 }
 
 /// Opens a read-only connection on a database the writer has already brought up to date.
-pub fn open_reader(path: &Path, schema: &Schema) -> Result<Connection> {
+pub fn open_reader<E>(path: &Path, schema: &Schema<E>) -> Result<Connection> {
     open_reader_keyed(path, schema, None)
 }
 
 /// [`open_reader`] for a database encrypted under `key` (or a plain one, with `None`).
-pub(crate) fn open_reader_keyed(
+pub(crate) fn open_reader_keyed<E>(
     path: &Path,
-    schema: &Schema,
+    schema: &Schema<E>,
     key: Option<&str>,
 ) -> Result<Connection> {
     let conn = Connection::open_with_flags(

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use fieldvisit_core::Store;
 use fieldvisit_core::ids::VisitId;
-use fieldvisit_core::journal::OpBody;
+use fieldvisit_core::journal::{OpBody, OpKind};
 use fieldvisit_tests::harness::{TestServer, admin, now, today};
 use rand::{Rng, SeedableRng};
 
@@ -135,10 +135,10 @@ fn a_device_killed_mid_sync_carries_on_with_nothing_lost_or_doubled() {
             .map(|v| v.id)
             .collect();
         let on_server: BTreeSet<VisitId> = tx
-            .visit_ops_of_household(&h.id)
+            .ops_of_household(&h.id, &[OpKind::VisitRecord])
             .unwrap()
             .into_iter()
-            .filter_map(|op| match op.body() {
+            .filter_map(|(op, _)| match op.body() {
                 Ok(OpBody::VisitRecorded(v)) => Some(v.id),
                 _ => None,
             })

@@ -21,7 +21,7 @@ use fieldvisit_core::domain::Household;
 use fieldvisit_core::domain::exit::{self, StatusStep, StepRefusal, Verification};
 use fieldvisit_core::domain::visit::{VisitContent, VisitRecord};
 use fieldvisit_core::ids::{CadreId, DeviceId, HouseholdId, VisitId};
-use fieldvisit_core::journal::OpBody;
+use fieldvisit_core::journal::{OpBody, OpKind};
 
 use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};
@@ -109,7 +109,7 @@ impl ExitRecord {
 /// The accepted phone steps of `household`, oldest first.
 pub fn exit_history(tx: &mut dyn Tx, household: &HouseholdId) -> Result<Vec<ExitStep>> {
     let mut out = Vec::new();
-    for (op, received_at) in tx.status_ops_of_household(household)? {
+    for (op, received_at) in tx.ops_of_household(household, &[OpKind::HouseholdStatus])? {
         // Only accepted, checked steps are stored under this kind; anything else is skipped
         // rather than failing the whole history.
         let Ok(OpBody::StatusChanged(StatusStep {

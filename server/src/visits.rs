@@ -5,7 +5,7 @@
 
 use fieldvisit_core::domain::visit::{VisitAmendment, VisitContent, VisitRecord};
 use fieldvisit_core::ids::{HouseholdId, VisitId};
-use fieldvisit_core::journal::OpBody;
+use fieldvisit_core::journal::{OpBody, OpKind};
 
 use crate::error::Result;
 use crate::storage::Tx;
@@ -30,7 +30,7 @@ impl JournalVisit {
 pub fn of_household(tx: &mut dyn Tx, household: &HouseholdId) -> Result<Vec<JournalVisit>> {
     let mut visits = Vec::new();
     let mut amendments = Vec::new();
-    for op in tx.visit_ops_of_household(household)? {
+    for (op, _) in tx.ops_of_household(household, &[OpKind::VisitRecord, OpKind::VisitAmend])? {
         match op.body() {
             Ok(OpBody::VisitRecorded(record)) => visits.push(JournalVisit {
                 record,

@@ -60,10 +60,7 @@ fn a_version_1_database_upgrades_to_the_schema_of_a_new_one() {
     let upgraded = SqliteStorage::open(&old).unwrap();
     let fresh_path = dir.path().join("new.db");
     drop(SqliteStorage::open(&fresh_path).unwrap());
-    assert_eq!(
-        user_version(&old),
-        fieldvisit_server::storage::sqlite::VERSION
-    );
+    assert_eq!(user_version(&old), fieldvisit_server::storage::VERSION);
     assert_eq!(schema_of(&old), schema_of(&fresh_path));
 
     // The upgraded log works.

@@ -148,7 +148,7 @@ fn a_version_1_database_gains_every_later_table() {
         .get(0);
     assert_eq!(
         u32::try_from(version).unwrap(),
-        fieldvisit_server::storage::postgres::VERSION
+        fieldvisit_server::storage::VERSION
     );
     conformance::admin_users_are_unique_and_listed_by_name(&storage);
     conformance::photos_are_stored_once_per_hash(&storage);

@@ -18,7 +18,7 @@ use fieldvisit_core::Store;
 use fieldvisit_core::clock::{Clock, ManualClock, ServerTime, SystemClock, WallTime};
 use fieldvisit_core::domain::visit::{Identification, VisitAmendment, VisitChanges};
 use fieldvisit_core::ids::{CadreId, HouseholdId, VisitId};
-use fieldvisit_core::journal::{ChainPoint, OpBody, verify_chain};
+use fieldvisit_core::journal::{ChainPoint, OpBody, OpKind, verify_chain};
 use fieldvisit_core::store::OpState;
 use fieldvisit_core::sync::http::HttpTransport;
 use fieldvisit_core::sync::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
@@ -617,10 +617,10 @@ fn check(
                 .map(|v| v.id)
                 .collect();
             let on_server: BTreeSet<VisitId> = tx
-                .visit_ops_of_household(h)
+                .ops_of_household(h, &[OpKind::VisitRecord])
                 .map_err(err)?
                 .into_iter()
-                .filter_map(|op| match op.body() {
+                .filter_map(|(op, _)| match op.body() {
                     Ok(OpBody::VisitRecorded(v)) => Some(v.id),
                     _ => None,
                 })

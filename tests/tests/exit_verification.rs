@@ -16,7 +16,7 @@ use fieldvisit_core::domain::visit::{
     VisitContent, VisitRecord,
 };
 use fieldvisit_core::ids::CadreId;
-use fieldvisit_core::journal::{HouseholdUpdate, OpBody};
+use fieldvisit_core::journal::{HouseholdUpdate, OpBody, OpKind};
 use fieldvisit_core::store::OpState;
 use fieldvisit_core::sync::protocol::RejectCode;
 use fieldvisit_core::{Error, Store};
@@ -178,7 +178,7 @@ fn a_cadres_status_move_is_refused_on_the_phone_and_rejected_with_a_reason_when_
     assert_eq!(now.phone.as_deref(), Some("13900000042"));
     let mut tx = server.storage.read().unwrap();
     assert!(
-        tx.status_ops_of_household(&household.id)
+        tx.ops_of_household(&household.id, &[OpKind::HouseholdStatus])
             .unwrap()
             .is_empty()
     );

@@ -9,7 +9,7 @@ use fieldvisit_core::Store;
 use fieldvisit_core::clock::{Clock, SystemClock, WallTime};
 use fieldvisit_core::domain::visit::Identification;
 use fieldvisit_core::ids::OpId;
-use fieldvisit_core::journal::{BreakKind, ChainPoint, OpBody, UnsignedOperation};
+use fieldvisit_core::journal::{BreakKind, ChainPoint, OpBody, OpKind, UnsignedOperation};
 use fieldvisit_core::sync::protocol::{
     ErrorCode, PROTOCOL_VERSION, PushProblem, PushedOp, RejectCode, SyncRequest,
 };
@@ -219,11 +219,11 @@ fn injection_shaped_and_long_unicode_text_is_stored_verbatim_or_refused_whole() 
     };
     let record = store.record_visit(ident, content, Some(location)).unwrap();
     server.sync(&store).unwrap();
-    let op = &server
+    let (op, _) = &server
         .storage
         .read()
         .unwrap()
-        .visit_ops_of_household(&h.id)
+        .ops_of_household(&h.id, &[OpKind::VisitRecord])
         .unwrap()[0];
     match op.body().unwrap() {
         OpBody::VisitRecorded(v) => assert_eq!(v.content.diary, nasty),

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use fieldvisit_core::Store;
 use fieldvisit_core::domain::Household;
 use fieldvisit_core::ids::CadreId;
+use fieldvisit_core::journal::OpKind;
 use fieldvisit_core::synth::RegionSpec;
 use fieldvisit_tests::harness::{TestServer, postgres_url, today};
 use serde_json::json;
@@ -85,9 +86,11 @@ fn devices_record_offline_sync_and_agree_with_a_postgres_server() {
         2,
         "two phone numbers lost"
     );
-    let visit_ops = tx.visit_ops_of_household(&household.id).unwrap();
+    let visit_ops = tx
+        .ops_of_household(&household.id, &[OpKind::VisitRecord, OpKind::VisitAmend])
+        .unwrap();
     drop(tx);
-    let server_visits: BTreeSet<String> = visit_ops.iter().map(|o| o.id.to_string()).collect();
+    let server_visits: BTreeSet<String> = visit_ops.iter().map(|(o, _)| o.id.to_string()).collect();
     assert_eq!(server_visits.len(), 3);
 
     for store in &phones {

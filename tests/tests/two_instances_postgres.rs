@@ -25,7 +25,7 @@ use fieldvisit_core::Store;
 use fieldvisit_core::clock::{Clock, SystemClock};
 use fieldvisit_core::domain::visit::{IdentifiedBy, VisitRecord};
 use fieldvisit_core::ids::{CadreId, HouseholdId, OpId, VisitId};
-use fieldvisit_core::journal::OpBody;
+use fieldvisit_core::journal::{OpBody, OpKind};
 use fieldvisit_core::sync::Transport;
 use fieldvisit_core::sync::http::HttpTransport;
 use fieldvisit_core::sync::protocol::{
@@ -297,10 +297,10 @@ fn two_instances_on_one_database_deliver_every_feed_without_gap_or_repeat() {
         // Converged: for each household in scope, the phone holds the server's visits.
         for h in &phone.scope {
             let server: BTreeSet<OpId> = tx
-                .visit_ops_of_household(h)
+                .ops_of_household(h, &[OpKind::VisitRecord, OpKind::VisitAmend])
                 .unwrap()
                 .iter()
-                .map(|op| op.id)
+                .map(|(op, _)| op.id)
                 .collect();
             let held: BTreeSet<OpId> = phone
                 .pushed

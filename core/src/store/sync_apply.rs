@@ -132,7 +132,7 @@ fn apply_household(
 
     // Records before amendments, whatever order they came in: an amendment of a visit not
     // yet held would be skipped.
-    let is_record = |op: &&Operation| op.kind == crate::journal::kinds::VISIT_RECORD;
+    let is_record = |op: &&Operation| op.kind == crate::journal::OpKind::VisitRecord.as_str();
     for op in visits.iter().filter(is_record) {
         apply_visit_op(conn, op, pulled.device)?;
     }
@@ -259,10 +259,13 @@ fn has_pending(conn: &Connection, household: &HouseholdId) -> Result<bool> {
              SELECT 1 FROM journal j
              WHERE j.state = 'pending'
                AND (j.household = ?1
-                    OR (j.kind = 'visit.amend'
+                    OR (j.kind = ?2
                         AND json_extract(j.payload, '$.visit') IN
                             (SELECT id FROM visit WHERE household = ?1))))",
-        [household.as_str()],
+        [
+            household.as_str(),
+            crate::journal::OpKind::VisitAmend.as_str(),
+        ],
         |r| r.get(0),
     )?)
 }

@@ -3,7 +3,7 @@
 //! after the last entry sent. Entries are built from current rows, so a household arrives as
 //! it is now, with its field clocks for merging.
 
-use fieldvisit_core::journal::OpBody;
+use fieldvisit_core::journal::{OpBody, OpKind};
 use fieldvisit_core::sync::protocol::{Change, ChangeBody, MemberState};
 
 use crate::error::Result;
@@ -75,8 +75,9 @@ pub fn expand(tx: &mut dyn Tx, item: &FeedItem) -> Result<Option<ChangeBody>> {
             }
             let measures = tx.measures_of(id)?;
             let visits = tx
-                .visit_ops_of_household(id)?
+                .ops_of_household(id, &[OpKind::VisitRecord, OpKind::VisitAmend])?
                 .into_iter()
+                .map(|(op, _)| op)
                 .filter(|op| {
                     matches!(
                         op.body(),

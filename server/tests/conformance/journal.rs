@@ -6,6 +6,7 @@ use ed25519_dalek::SigningKey;
 
 use fieldvisit_core::clock::{ServerTime, WallTime};
 use fieldvisit_core::ids::{AssignmentId, CadreId, HouseholdId, OpId, PostId, VisitId};
+use fieldvisit_core::journal::{OpKind, Operation};
 use fieldvisit_core::sync::protocol::RejectCode;
 use fieldvisit_server::storage::{FeedItem, Outcome, ServerVisit, Storage};
 
@@ -53,7 +54,25 @@ pub fn journal_round_trips_byte_for_byte(s: &dyn Storage) {
     assert_eq!(tx.ops_of_device(&device_id(1), 0, 100).unwrap(), ops1);
     assert_eq!(tx.ops_of_device(&device_id(1), 2, 2).unwrap(), ops1[2..4]);
     assert_eq!(tx.ops_of_device(&device_id(2), 0, 100).unwrap(), ops2);
-    assert_eq!(tx.visit_ops_of_household(&h).unwrap(), ops1);
+    let mut of_household = |kinds: &[OpKind]| -> Vec<Operation> {
+        tx.ops_of_household(&h, kinds)
+            .unwrap()
+            .into_iter()
+            .map(|(op, received)| {
+                assert_eq!(received, ServerTime(T0));
+                op
+            })
+            .collect()
+    };
+    assert_eq!(of_household(&[OpKind::VisitRecord]), ops1);
+    assert_eq!(
+        of_household(&[OpKind::VisitRecord, OpKind::VisitAmend]),
+        ops1
+    );
+    // Operations stored without a household, and kinds asked for that it has none of, are not
+    // the household's.
+    assert!(of_household(&[OpKind::HouseholdUpdate]).is_empty());
+    assert!(of_household(&[]).is_empty());
     let mut recent = ops1.clone();
     recent.extend(ops2.iter().cloned());
     assert_eq!(tx.recent_accepted_ops(100).unwrap().len(), 8);
@@ -120,10 +139,10 @@ pub fn journal_outcomes_and_counts(s: &dyn Storage) {
     );
     // Rejected operations are kept in the journal but are not visits.
     let visits: Vec<u64> = tx
-        .visit_ops_of_household(&h)
+        .ops_of_household(&h, &[OpKind::VisitRecord, OpKind::VisitAmend])
         .unwrap()
         .iter()
-        .map(|o| o.seq)
+        .map(|(o, _)| o.seq)
         .collect();
     assert_eq!(visits, vec![1, 3, 4, 6]);
     assert_eq!(tx.ops_of_device(&device_id(1), 0, 100).unwrap().len(), 6);

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::schema;
+use super::SERVER;
 use crate::error::Result;
 
 /// How often the background thread copies the log into the database file.
@@ -34,7 +34,7 @@ pub(super) struct Checkpointer {
 impl Checkpointer {
     /// Starts checkpointing the database at `path`, which the writer has already opened.
     pub(super) fn start(path: &Path) -> Result<Checkpointer> {
-        let conn = fieldvisit_core::sqlite::open_writer(path, &schema::SERVER)?;
+        let conn = fieldvisit_core::sqlite::open_writer(path, &SERVER)?;
         let (stop, stopped) = channel::<()>();
         let thread = std::thread::Builder::new()
             .name("fieldvisit-checkpoint".into())
