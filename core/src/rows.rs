@@ -19,7 +19,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::ids::{AssignmentId, CadreId, DeviceId, HouseholdId, MeasureId, MemberId, PostId};
 use crate::plate::AuthorityKey;
-use crate::sync::protocol::{FieldClock, FieldClocks};
+use crate::protocol::{FieldClock, FieldClocks};
 
 pub fn put_authority_key(conn: &Connection, key: &AuthorityKey) -> Result<()> {
     conn.prepare_cached(

@@ -12,15 +12,14 @@ use serde::{Deserialize, Serialize};
 use fieldvisit_core::clock::ServerTime;
 use fieldvisit_core::ids::DeviceId;
 use fieldvisit_core::journal::Operation;
-use fieldvisit_core::sync::protocol::{PushAck, PushProblem, PushedOp, Rejection};
+use fieldvisit_core::protocol::{
+    EXPORT_FORMAT, PushAck, PushProblem, PushedOp, Rejection, UnsyncedExport,
+};
 
 use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};
 use crate::storage::{DeviceRecord, Storage, Tx};
 use crate::sync::{Reference, Source, push};
-
-/// The marker of a phone's export file (see docs/mobile.md).
-pub const EXPORT_FORMAT: &str = "fieldvisit-unsynced-v1";
 
 /// Days without a sync after which a phone is flagged silent (stuck, if it had work waiting).
 pub const DEFAULT_STALE_DAYS: u32 = 3;
@@ -211,20 +210,6 @@ pub fn finish_retirement(
     Ok(true)
 }
 
-/// A phone's export file, as `export_unsynced` writes it.
-#[derive(Debug, Deserialize)]
-struct ExportFile {
-    format: String,
-    device: String,
-    /// Standard base64 of the device's Ed25519 public key.
-    public_key: String,
-    #[serde(default)]
-    exported_at: Option<i64>,
-    #[serde(default)]
-    acked_seq: Option<u64>,
-    operations: Vec<Operation>,
-}
-
 /// What an import stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportReport {
@@ -253,7 +238,7 @@ pub fn import_unsynced(
     actor: &Actor,
     now: ServerTime,
 ) -> Result<ImportReport> {
-    let file: ExportFile = serde_json::from_slice(bytes)
+    let file: UnsyncedExport = serde_json::from_slice(bytes)
         .map_err(|e| refused(format!("not a {EXPORT_FORMAT} file ({e})")))?;
     if file.format != EXPORT_FORMAT {
         return Err(refused(format!(

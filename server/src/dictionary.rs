@@ -12,10 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use fieldvisit_core::clock::ServerTime;
+use fieldvisit_core::protocol::{DEFAULT_PAGE_BYTES, PROTOCOL_VERSION, PushedOp, SyncRequest};
 use fieldvisit_core::sync::codec::Dictionary;
-use fieldvisit_core::sync::protocol::{
-    DEFAULT_PAGE_BYTES, PROTOCOL_VERSION, PushedOp, SyncRequest,
-};
 
 use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};

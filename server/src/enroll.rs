@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use fieldvisit_core::clock::ServerTime;
 use fieldvisit_core::ids::CadreId;
 use fieldvisit_core::journal::ChainPoint;
-use fieldvisit_core::sync::protocol::{EnrollRequest, EnrollResponse, PROTOCOL_VERSION};
+use fieldvisit_core::protocol::{EnrollRequest, EnrollResponse, PROTOCOL_VERSION};
 
 use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};

@@ -14,7 +14,7 @@ use fieldvisit_core::clock::ServerTime;
 use fieldvisit_core::domain::photo::{
     self, CHUNK_BYTES, MAX_PHOTO_BYTES, chunk_count, chunk_len, sha256_hex,
 };
-use fieldvisit_core::sync::photos::PhotoStatus;
+use fieldvisit_core::protocol::PhotoStatus;
 
 use crate::http::error::ApiError;
 use crate::storage::{DeviceRecord, Storage, StoredPhoto, Tx};

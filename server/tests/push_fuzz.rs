@@ -8,7 +8,7 @@
 use fieldvisit_core::clock::{Clock, Hlc, ServerTime, SystemClock, WallTime};
 use fieldvisit_core::ids::OpId;
 use fieldvisit_core::journal::{ChainPoint, UnsignedOperation};
-use fieldvisit_core::sync::protocol::{PROTOCOL_VERSION, PushedOp, SyncRequest};
+use fieldvisit_core::protocol::{PROTOCOL_VERSION, PushedOp, SyncRequest};
 use fieldvisit_server::http::error::ApiError;
 use fieldvisit_server::storage::Storage;
 use proptest::prelude::*;
@@ -119,6 +119,6 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_decode_into_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = serde_json::from_slice::<SyncRequest>(&bytes);
-        let _ = serde_json::from_slice::<fieldvisit_core::sync::protocol::EnrollRequest>(&bytes);
+        let _ = serde_json::from_slice::<fieldvisit_core::protocol::EnrollRequest>(&bytes);
     }
 }

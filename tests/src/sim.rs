@@ -19,10 +19,11 @@ use fieldvisit_core::clock::{Clock, ManualClock, ServerTime, SystemClock, WallTi
 use fieldvisit_core::domain::visit::{Identification, VisitAmendment, VisitChanges};
 use fieldvisit_core::ids::{CadreId, HouseholdId, VisitId};
 use fieldvisit_core::journal::{ChainPoint, OpBody, verify_chain};
+use fieldvisit_core::protocol::PhotoStatus;
+use fieldvisit_core::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
 use fieldvisit_core::store::OpState;
 use fieldvisit_core::sync::http::HttpTransport;
-use fieldvisit_core::sync::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
-use fieldvisit_core::sync::{Exchange, PhotoStatus, Transport, TransportError};
+use fieldvisit_core::sync::{Exchange, Transport, TransportError};
 use fieldvisit_core::synth::{Region, RegionSpec};
 use fieldvisit_server::http::AppState;
 use fieldvisit_server::storage::Storage;

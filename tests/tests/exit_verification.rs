@@ -17,8 +17,8 @@ use fieldvisit_core::domain::visit::{
 };
 use fieldvisit_core::ids::CadreId;
 use fieldvisit_core::journal::{HouseholdUpdate, OpBody};
+use fieldvisit_core::protocol::RejectCode;
 use fieldvisit_core::store::OpState;
-use fieldvisit_core::sync::protocol::RejectCode;
 use fieldvisit_core::{Error, Store};
 use fieldvisit_server::exit::{self as procedure, ExitRecord};
 use fieldvisit_server::storage::ExitEventKind;

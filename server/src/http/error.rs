@@ -6,7 +6,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use fieldvisit_core::sync::protocol::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
+use fieldvisit_core::protocol::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
 
 use crate::error::Error;
 

@@ -24,10 +24,10 @@ use tower_http::trace::TraceLayer;
 
 use fieldvisit_core::clock::{Clock, ServerTime};
 use fieldvisit_core::domain::photo::CHUNK_BYTES;
-use fieldvisit_core::sync::codec::{self, CodecError, Dictionary};
-use fieldvisit_core::sync::protocol::{
+use fieldvisit_core::protocol::{
     EnrollRequest, EnrollResponse, MAX_REQUEST_BYTES, PROTOCOL_VERSION, SyncRequest,
 };
+use fieldvisit_core::sync::codec::{self, CodecError, Dictionary};
 
 use self::error::ApiError;
 use crate::dictionary::{Dictionaries, RESPONSE_LEVEL};

@@ -17,7 +17,7 @@ use fieldvisit_core::domain::photo::{MAX_PHOTOS_PER_VISIT, PhotoRef};
 use fieldvisit_core::domain::visit::{IdentifiedBy, VisitAmendment, VisitContent, VisitRecord};
 use fieldvisit_core::ids::{DeviceId, HouseholdId, VisitId};
 use fieldvisit_core::journal::{BodyError, OpBody, Operation};
-use fieldvisit_core::sync::protocol::{FieldClock, RejectCode};
+use fieldvisit_core::protocol::{FieldClock, RejectCode};
 use fieldvisit_core::validate::{Invalid, Reason};
 
 use super::MAX_CLOCK_AHEAD_MS;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use fieldvisit_core::clock::ServerTime;
-use fieldvisit_core::sync::protocol::{SyncRequest, SyncResponse};
+use fieldvisit_core::protocol::{SyncRequest, SyncResponse};
 use tokio::sync::oneshot;
 
 use super::{Prechecked, Pull, Pushed, Reference, handle_in, precheck, respond};

@@ -14,7 +14,7 @@ pub use pull::expand;
 pub use push::{Prechecked, Source, precheck, push};
 
 use fieldvisit_core::clock::ServerTime;
-use fieldvisit_core::sync::protocol::{PROTOCOL_VERSION, PushAck, SyncRequest, SyncResponse};
+use fieldvisit_core::protocol::{PROTOCOL_VERSION, PushAck, SyncRequest, SyncResponse};
 
 use crate::error::Error;
 use crate::http::error::ApiError;

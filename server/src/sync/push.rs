@@ -10,7 +10,7 @@ use ed25519_dalek::VerifyingKey;
 use fieldvisit_core::clock::ServerTime;
 use fieldvisit_core::ids::OpId;
 use fieldvisit_core::journal::{BodyError, BreakKind, ChainPoint, OpBody, verify_chain};
-use fieldvisit_core::sync::protocol::{PushAck, PushProblem, PushedOp, Rejection};
+use fieldvisit_core::protocol::{PushAck, PushProblem, PushedOp, Rejection};
 
 use super::apply::{self, Reference};
 use super::fanout::FeedBatch;

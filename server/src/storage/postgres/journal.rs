@@ -6,7 +6,7 @@ use postgres::Row;
 use fieldvisit_core::clock::{Hlc, ServerTime, WallTime};
 use fieldvisit_core::ids::{CadreId, DeviceId, HouseholdId, OpId};
 use fieldvisit_core::journal::{ChainPoint, Operation};
-use fieldvisit_core::sync::protocol::{RejectCode, Rejection};
+use fieldvisit_core::protocol::{RejectCode, Rejection};
 
 use super::{Conn, blob, corrupt, device_id, limit_sql, seq_of, seq_sql};
 use crate::error::{Error, Result};

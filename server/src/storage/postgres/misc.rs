@@ -6,7 +6,7 @@ use postgres::Row;
 use fieldvisit_core::clock::{Hlc, ServerTime};
 use fieldvisit_core::ids::{CadreId, DeviceId, HouseholdId, VisitId};
 use fieldvisit_core::plate::PlateAuthority;
-use fieldvisit_core::sync::protocol::FieldClock;
+use fieldvisit_core::protocol::FieldClock;
 
 use super::{Conn, corrupt, device_id, limit_sql, seq_of, seq_sql};
 use crate::error::{Error, Result};

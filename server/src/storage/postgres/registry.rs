@@ -16,7 +16,7 @@ use fieldvisit_core::domain::{
 };
 use fieldvisit_core::ids::{AssignmentId, CadreId, HouseholdId, MeasureId, MemberId, PostId};
 use fieldvisit_core::plate::AuthorityKey;
-use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks};
+use fieldvisit_core::protocol::{FieldClock, FieldClocks};
 
 use super::{Conn, blob, corrupt, device_id};
 use crate::error::{Error, Result};

@@ -7,7 +7,7 @@ use rusqlite::{Connection, Row, params};
 use fieldvisit_core::clock::{Hlc, ServerTime, WallTime};
 use fieldvisit_core::ids::{DeviceId, HouseholdId, OpId};
 use fieldvisit_core::journal::Operation;
-use fieldvisit_core::sync::protocol::{RejectCode, Rejection};
+use fieldvisit_core::protocol::{RejectCode, Rejection};
 
 use super::{blob, corrupt, device_id, seq_of, seq_sql};
 use crate::error::{Error, Result};

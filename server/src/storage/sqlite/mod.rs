@@ -33,8 +33,8 @@ use fieldvisit_core::ids::{
 };
 use fieldvisit_core::journal::{ChainPoint, Operation};
 use fieldvisit_core::plate::{AuthorityKey, PlateAuthority};
+use fieldvisit_core::protocol::{FieldClock, FieldClocks, Rejection};
 use fieldvisit_core::rows;
-use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks, Rejection};
 
 pub use schema::VERSION;
 

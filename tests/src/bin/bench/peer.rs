@@ -24,8 +24,9 @@ use fieldvisit_core::domain::visit::{
     Identification, IdentifiedBy, Location, VisitContent, VisitRecord,
 };
 use fieldvisit_core::ids::{CadreId, VisitId};
+use fieldvisit_core::report::SyncReport;
+use fieldvisit_core::sync::SyncOptions;
 use fieldvisit_core::sync::http::HttpTransport;
-use fieldvisit_core::sync::{SyncOptions, SyncReport};
 use fieldvisit_core::synth::{Region, RegionSpec};
 use fieldvisit_server::http::AppState;
 use fieldvisit_server::storage::Storage;
