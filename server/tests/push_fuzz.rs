@@ -9,7 +9,7 @@ use fieldvisit_core::clock::{Clock, Hlc, ServerTime, SystemClock, WallTime};
 use fieldvisit_core::ids::OpId;
 use fieldvisit_core::journal::{ChainPoint, UnsignedOperation};
 use fieldvisit_core::protocol::{PROTOCOL_VERSION, PushedOp, SyncRequest};
-use fieldvisit_server::http::error::ApiError;
+use fieldvisit_server::error::Class;
 use fieldvisit_server::storage::Storage;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -111,7 +111,7 @@ proptest! {
                 prop_assert_eq!(accepted + rejected, answer.ack.acked_seq);
                 prop_assert_eq!(rejected as usize, answer.ack.rejected.len());
             }
-            Err(ApiError::Internal(e)) => prop_assert!(false, "internal error: {}", e),
+            Err(e) if e.class() == Class::Internal => prop_assert!(false, "internal error: {}", e),
             Err(other) => prop_assert!(false, "unexpected refusal: {}", other),
         }
     }

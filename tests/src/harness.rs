@@ -16,7 +16,7 @@ use fieldvisit_core::report::SyncReport;
 use fieldvisit_core::sync::http::HttpTransport;
 use fieldvisit_core::sync::{RetryPolicy, Sleeper, SyncOptions, Transport};
 use fieldvisit_core::synth::{Region, RegionSpec};
-use fieldvisit_server::http::AppState;
+use fieldvisit_server::app::AppState;
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::postgres::ScratchSchema;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
@@ -155,7 +155,7 @@ impl TestServer {
         let state = AppState::new(storage.clone(), Arc::new(SystemClock))
             .expect("writer thread")
             .with_web(web);
-        runtime.spawn(fieldvisit_server::http::serve(
+        runtime.spawn(fieldvisit_server::app::serve(
             listener,
             state,
             std::future::pending(),

@@ -64,7 +64,7 @@ fn in_days(days: i64) -> ServerTime {
 
 fn refusal(r: fieldvisit_server::Result<impl std::fmt::Debug>) -> String {
     match r {
-        Err(fieldvisit_server::Error::Refused(reason)) => reason,
+        Err(fieldvisit_server::Error::Refused(reason)) => reason.to_string(),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

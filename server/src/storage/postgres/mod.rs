@@ -166,7 +166,7 @@ fn lock_key(schema: &str) -> i64 {
 }
 
 fn parse_config(url: &str) -> Result<Config> {
-    Config::from_str(url).map_err(|e| Error::Refused(format!("not a PostgreSQL URL: {e}")))
+    Config::from_str(url).map_err(|e| Error::refused(format!("not a PostgreSQL URL: {e}")))
 }
 
 impl PostgresStorage {
@@ -183,7 +183,7 @@ impl PostgresStorage {
     /// database can hold several independent fieldvisit databases, e.g. one per test.
     pub fn connect_in_schema(url: &str, schema: &str) -> Result<PostgresStorage> {
         if !valid_schema(schema) {
-            return Err(Error::Refused(format!(
+            return Err(Error::refused(format!(
                 "{schema:?} is not a schema name (use a-z, 0-9 and _)"
             )));
         }
@@ -214,8 +214,8 @@ impl PostgresStorage {
             .query_one("SELECT current_schema()", &[])?
             .try_get(0)?;
         let schema = schema.ok_or_else(|| {
-            Error::Refused(
-                "the search_path names no existing schema: create it first (CREATE SCHEMA)".into(),
+            Error::refused(
+                "the search_path names no existing schema: create it first (CREATE SCHEMA)",
             )
         })?;
         let mut target = format!("{host}/{}", config.get_dbname().unwrap_or(""));
@@ -831,7 +831,7 @@ impl ScratchSchema {
         getrandom::fill(&mut random).map_err(|e| Error::Unavailable(e.to_string()))?;
         let name = format!("{prefix}_{}", u64::from_ne_bytes(random));
         if !valid_schema(&name) {
-            return Err(Error::Refused(format!("{prefix:?} is not a schema prefix")));
+            return Err(Error::refused(format!("{prefix:?} is not a schema prefix")));
         }
         Ok(ScratchSchema {
             url: url.to_string(),
@@ -855,9 +855,8 @@ impl ScratchSchema {
     pub fn url(&self) -> Result<String> {
         let config = parse_config(&self.url)?;
         if config.get_options().is_some() {
-            return Err(Error::Refused(
-                "the base URL already sets options; a scratch schema cannot add its search path"
-                    .into(),
+            return Err(Error::refused(
+                "the base URL already sets options; a scratch schema cannot add its search path",
             ));
         }
         config

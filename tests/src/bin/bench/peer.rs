@@ -28,7 +28,7 @@ use fieldvisit_core::report::SyncReport;
 use fieldvisit_core::sync::SyncOptions;
 use fieldvisit_core::sync::http::HttpTransport;
 use fieldvisit_core::synth::{Region, RegionSpec};
-use fieldvisit_server::http::AppState;
+use fieldvisit_server::app::AppState;
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
 use rand::{Rng, SeedableRng};
@@ -308,7 +308,7 @@ fn ours(region: &Region, work: &Workload, dictionary: Option<&[u8]>) -> Result<S
     let address = listener.local_addr()?;
     let url = format!("http://{address}");
     let state = AppState::new(storage.clone(), Arc::new(SystemClock))?;
-    runtime.spawn(fieldvisit_server::http::serve(
+    runtime.spawn(fieldvisit_server::app::serve(
         listener,
         state,
         std::future::pending(),
