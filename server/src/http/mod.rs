@@ -93,7 +93,7 @@ async fn json_body<T: DeserializeOwned>(
     let dictionary = match wanted {
         Some(id) => {
             let (storage, dictionaries) = (state.storage.clone(), state.dictionaries.clone());
-            let found = blocking(move || Ok(dictionaries.get(storage.as_ref(), id)?)).await?;
+            let found = blocking(move || dictionaries.get(storage.as_ref(), id)).await?;
             Some(found.ok_or(Refusal::UnknownDictionary(id))?)
         }
         None => None,

@@ -119,7 +119,7 @@ pub async fn report(
     let storage = state.storage.clone();
     let bytes = blocking(move || {
         let table = report::run(&mut *storage.read()?, name, &opts)?;
-        Ok(table.render(format, name)?)
+        table.render(format, name)
     })
     .await?;
     let disposition = format!("attachment; filename=\"{name}.{}\"", format.extension());

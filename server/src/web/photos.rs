@@ -56,7 +56,7 @@ pub async fn photo(
     }
     let storage = state.storage.clone();
     let name = sha256.clone();
-    let bytes = blocking(move || Ok(storage.read()?.photo_bytes(&name)?)).await?;
+    let bytes = blocking(move || storage.read()?.photo_bytes(&name)).await?;
     let Some(bytes) = bytes else {
         return Err(Error::NotFound(format!("the server holds no complete photo {sha256}")).into());
     };

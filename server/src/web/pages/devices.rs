@@ -163,7 +163,7 @@ pub async fn revoke(
         match crate::admin::revoke(storage.as_ref(), &device, &reason, &actor, now) {
             Ok(()) => Ok(true),
             Err(Error::NotFound(_)) => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     })
     .await?;

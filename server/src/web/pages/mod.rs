@@ -94,7 +94,7 @@ pub(super) async fn session(
         headers.clone(),
         state.now(),
     );
-    blocking(move || Ok(auth::current(storage.as_ref(), &config, &headers, now)?)).await
+    blocking(move || auth::current(storage.as_ref(), &config, &headers, now)).await
 }
 
 pub(super) fn to_login() -> Response {
@@ -175,16 +175,9 @@ pub async fn login(
     let (lang, _) = Lang::of_request(None, &headers);
     let (storage, config, now) = (state.storage.clone(), state.web, state.now());
     let name = form.username.trim().to_string();
-    let outcome = blocking(move || {
-        Ok(auth::login(
-            storage.as_ref(),
-            &config,
-            &name,
-            &form.password,
-            now,
-        )?)
-    })
-    .await?;
+    let outcome =
+        blocking(move || auth::login(storage.as_ref(), &config, &name, &form.password, now))
+            .await?;
     match outcome {
         Login::Opened { token } => {
             let mut response = Redirect::to("/admin/devices").into_response();
@@ -217,7 +210,7 @@ pub async fn logout(
         return Ok(ctx.refusal(StatusCode::FORBIDDEN, "error.csrf"));
     }
     let storage = state.storage.clone();
-    blocking(move || Ok(auth::logout(storage.as_ref(), &headers)?)).await?;
+    blocking(move || auth::logout(storage.as_ref(), &headers)).await?;
     let mut response = to_login();
     for cookie in auth::cleared_cookies(&state.web) {
         response.headers_mut().append(header::SET_COOKIE, cookie);

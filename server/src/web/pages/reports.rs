@@ -58,8 +58,7 @@ async fn report_page(
         limit: REJECTED_ROWS,
     };
     let storage = state.storage.clone();
-    let result: Table =
-        blocking(move || Ok(report::run(&mut *storage.read()?, name, &opts)?)).await?;
+    let result: Table = blocking(move || report::run(&mut *storage.read()?, name, &opts)).await?;
     let mut body = Markup::default();
     if with_days {
         body.push(Markup::raw(format!(

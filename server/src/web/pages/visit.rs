@@ -40,7 +40,7 @@ pub async fn visit(
         Err(redirect) => return Ok(redirect),
     };
     let storage = state.storage.clone();
-    let Some(view) = blocking(move || Ok(visit::load(&mut *storage.read()?, id)?)).await? else {
+    let Some(view) = blocking(move || visit::load(&mut *storage.read()?, id)).await? else {
         return Ok(ctx.refusal(StatusCode::NOT_FOUND, "error.no_visit"));
     };
     let title = format!("{} {id}", ctx.lang.t("visit.title"));
