@@ -5,7 +5,7 @@
 //! admin API (`crate::web`) are its sibling; `crate::app` joins the two.
 //! Bodies are JSON, gzip- or zstd-compressed either way, zstd with the server's dictionary once
 //! a phone holds it (request bodies are decoded here, by the shared codec, in one place);
-//! the domain's work runs on blocking threads ([`blocking`]) so that slow disks never stall the
+//! the domain's work runs on blocking threads (`blocking`) so that slow disks never stall the
 //! async workers. Handlers only translate: every rule lives in the domain modules they call.
 
 pub mod error;
