@@ -5,6 +5,8 @@
 //! - [`domain`]: households, members, cadres, assignments, visits; code lists as data.
 //! - [`store`]: the device's SQLite store, the facade an app holds.
 //! - [`journal`]: signed, hash-chained operations — the truth that sync moves.
+//! - [`protocol`]: the sync protocol's messages, shared by phones and the server; [`sync`]: the
+//!   device's sync engine over them; [`report`]: what one sync did.
 //! - [`plate`] and [`codes`]: signed door-plate QR payloads and typed codes with a check character.
 //! - [`validate`]: field rules with typed, value-free errors.
 //! - [`clock`]: wall time and the hybrid logical clock.
@@ -16,6 +18,8 @@ pub mod error;
 pub mod ids;
 pub mod journal;
 pub mod plate;
+pub mod protocol;
+pub mod report;
 pub mod rows;
 pub mod sql;
 pub mod sqlite;

@@ -23,8 +23,8 @@ use crate::domain::{
 use crate::error::Error;
 use crate::ids::{AssignmentId, CadreId, DeviceId, HouseholdId, MeasureId, MemberId, PostId};
 use crate::plate::AuthorityKey;
+use crate::protocol::{FieldClock, FieldClocks};
 use crate::sql::{Conn, Row, Value};
-use crate::sync::protocol::{FieldClock, FieldClocks};
 
 type Result<T, C> = std::result::Result<T, <C as Conn>::Error>;
 

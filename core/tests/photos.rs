@@ -16,8 +16,8 @@ use fake_server::{FakeServer, RecordingSleeper};
 use fieldvisit_core::clock::WallTime;
 use fieldvisit_core::domain::photo::{CHUNK_BYTES, PhotoSource, sha256_hex};
 use fieldvisit_core::domain::visit::{Identification, VisitRecord};
+use fieldvisit_core::protocol::RejectCode;
 use fieldvisit_core::store::{PhotoStorePolicy, UploadState};
-use fieldvisit_core::sync::protocol::RejectCode;
 use fieldvisit_core::sync::{self, NetworkKind, PhotoSync, SyncOptions};
 use fieldvisit_core::{Error, Store};
 

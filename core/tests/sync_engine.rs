@@ -15,8 +15,8 @@ use fake_server::{FakeServer, RecordingSleeper};
 use fieldvisit_core::domain::Household;
 use fieldvisit_core::domain::visit::Identification;
 use fieldvisit_core::ids::{CadreId, HouseholdId};
+use fieldvisit_core::protocol::{ChangeBody, ErrorBody, ErrorCode, PushProblem, RejectCode};
 use fieldvisit_core::store::OpState;
-use fieldvisit_core::sync::protocol::{ChangeBody, ErrorBody, ErrorCode, PushProblem, RejectCode};
 use fieldvisit_core::sync::{self, RetryPolicy, SyncOptions};
 use fieldvisit_core::{Error, Store};
 

@@ -17,11 +17,11 @@ use fieldvisit_core::domain::visit::{
 };
 use fieldvisit_core::ids::{CadreId, DeviceId, HouseholdId, OpId, VisitId};
 use fieldvisit_core::journal::{GENESIS, OpBody, Operation, UnsignedOperation};
-use fieldvisit_core::store::{Enrollment, OpState};
-use fieldvisit_core::sync::protocol::{
+use fieldvisit_core::protocol::{
     Change, ChangeBody, FieldClock, MemberState, PROTOCOL_VERSION, PushAck, PushProblem,
     RejectCode, Rejection, SyncRequest, SyncResponse,
 };
+use fieldvisit_core::store::{Enrollment, OpState};
 use serde_json::json;
 
 /// The fixture, holding a token so that requests can be built.

@@ -23,4 +23,4 @@ pub mod store;
 pub use error::FieldvisitError;
 pub use photos::*;
 pub use records::*;
-pub use store::{EXPORT_FORMAT, FieldvisitStore, new_draft};
+pub use store::{FieldvisitStore, new_draft};

@@ -598,8 +598,8 @@ impl VisitChanges {
     }
 }
 
-impl From<fieldvisit_core::sync::SyncReport> for SyncReport {
-    fn from(r: fieldvisit_core::sync::SyncReport) -> Self {
+impl From<fieldvisit_core::report::SyncReport> for SyncReport {
+    fn from(r: fieldvisit_core::report::SyncReport) -> Self {
         SyncReport {
             pushed: r.pushed,
             acknowledged: r.acknowledged,

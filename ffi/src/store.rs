@@ -15,11 +15,10 @@ use std::sync::Arc;
 use fieldvisit_core::Store;
 use fieldvisit_core::domain::visit::VisitAmendment;
 use fieldvisit_core::ids::{HouseholdId, VisitId};
-use fieldvisit_core::journal::Operation;
+use fieldvisit_core::protocol::{EXPORT_FORMAT, UnsyncedExport};
 use fieldvisit_core::store::OpState;
 use fieldvisit_core::sync::http::HttpTransport;
 use fieldvisit_core::sync::{self, NetworkKind, PhotoSync, SyncOptions};
-use serde::Serialize;
 
 use crate::error::FieldvisitError;
 use crate::records::{
@@ -27,9 +26,6 @@ use crate::records::{
     ScannedHousehold, SyncReport, SyncStatus, VisitChanges, VisitDraft, VisitSummary,
     household_detail, parse_date,
 };
-
-/// The marker of the export file format (see `docs/mobile.md`).
-pub const EXPORT_FORMAT: &str = "fieldvisit-unsynced-v1";
 
 /// An open device store.
 #[derive(Debug, uniffi::Object)]
@@ -73,21 +69,6 @@ pub(crate) fn sync_blocking(
         ..SyncOptions::default()
     };
     Ok(sync::sync(store, &transport, &options)?.into())
-}
-
-/// What `export_unsynced` writes: this device's operations the server has not acknowledged,
-/// signed and chained exactly as they would have been pushed.
-#[derive(Serialize)]
-struct ExportFile<'a> {
-    format: &'static str,
-    device: String,
-    /// The device's Ed25519 public key (standard base64), to verify the signatures.
-    public_key: String,
-    cadre: Option<String>,
-    exported_at: i64,
-    /// The last operation the server acknowledged; the file continues from the next one.
-    acked_seq: u64,
-    operations: &'a [Operation],
 }
 
 impl FieldvisitStore {
@@ -294,18 +275,19 @@ impl FieldvisitStore {
     pub fn export_unsynced(&self, path: String) -> Result<u64> {
         let status = self.inner.sync_status()?;
         let operations = self.inner.operations(status.acked_seq, usize::MAX)?;
-        let file = ExportFile {
-            format: EXPORT_FORMAT,
+        let count = u64::try_from(operations.len()).unwrap_or(u64::MAX);
+        let file = UnsyncedExport {
+            format: EXPORT_FORMAT.to_string(),
             device: self.inner.device_id().to_string(),
             public_key: data_encoding::BASE64.encode(&self.inner.device_public_key()),
             cadre: self.inner.identity()?.cadre.map(|c| c.as_str().to_string()),
-            exported_at: self.inner.now().0,
-            acked_seq: status.acked_seq,
-            operations: &operations,
+            exported_at: Some(self.inner.now().0),
+            acked_seq: Some(status.acked_seq),
+            operations,
         };
         let json = serde_json::to_vec_pretty(&file).map_err(core_err)?;
         write_atomically(Path::new(&path), &json)?;
-        Ok(u64::try_from(operations.len()).unwrap_or(u64::MAX))
+        Ok(count)
     }
 
     /// Closes the store's database; later calls answer `StoreClosed`. (Named so as not to

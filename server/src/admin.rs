@@ -12,8 +12,8 @@ use fieldvisit_core::synth::Region;
 
 use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};
+use crate::feed::feed_household;
 use crate::storage::{FeedItem, Storage};
-use crate::sync::feed_household;
 
 /// Loads a synthetic region's registry (areas, households, members, cadres, assignments,
 /// posts, measures, plate keys) in one transaction, with the secret of its plate key so this

@@ -31,17 +31,15 @@ impl Actor {
     pub fn new(name: impl AsRef<str>) -> Result<Actor> {
         let name = name.as_ref().trim();
         if name.is_empty() {
-            return Err(Error::Refused("the actor name is empty".into()));
+            return Err(Error::refused("the actor name is empty"));
         }
         if name.chars().count() > MAX_ACTOR_CHARS {
-            return Err(Error::Refused(format!(
+            return Err(Error::refused(format!(
                 "the actor name is longer than {MAX_ACTOR_CHARS} characters"
             )));
         }
         if name.chars().any(char::is_control) {
-            return Err(Error::Refused(
-                "the actor name contains control characters".into(),
-            ));
+            return Err(Error::refused("the actor name contains control characters"));
         }
         Ok(Actor(name.to_string()))
     }

@@ -21,8 +21,8 @@ use fieldvisit_core::sync::http::HttpTransport;
 use fieldvisit_core::sync::{SyncOptions, enroll, sync};
 use fieldvisit_core::synth::{Region, RegionSpec};
 
+use crate::app::AppState;
 use crate::error::{Error, Result};
-use crate::http::AppState;
 use crate::storage::Storage;
 use crate::storage::sqlite::SqliteStorage;
 
@@ -151,7 +151,7 @@ pub fn run(opts: &DemoOptions, runtime: &tokio::runtime::Runtime) -> Result<Demo
     let address = listener.local_addr()?;
     let state = AppState::new(storage.clone(), Arc::new(SystemClock))?;
     runtime.spawn(async move {
-        if let Err(e) = crate::http::serve(listener, state, std::future::pending()).await {
+        if let Err(e) = crate::app::serve(listener, state, std::future::pending()).await {
             tracing::error!(error = %e, "server stopped");
         }
     });

@@ -12,23 +12,19 @@ use serde::{Deserialize, Serialize};
 use fieldvisit_core::clock::ServerTime;
 use fieldvisit_core::ids::DeviceId;
 use fieldvisit_core::journal::Operation;
-use fieldvisit_core::sync::protocol::{PushAck, PushProblem, PushedOp, Rejection};
+use fieldvisit_core::protocol::{EXPORT_FORMAT, PushProblem, PushedOp, Rejection, UnsyncedExport};
 
 use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};
-use crate::storage::{DeviceRecord, Storage, Tx};
-use crate::sync::{Reference, Source, push};
-
-/// The marker of a phone's export file (see docs/mobile.md).
-pub const EXPORT_FORMAT: &str = "fieldvisit-unsynced-v1";
+use crate::reference::Reference;
+use crate::storage::{DeviceRecord, Storage};
+use crate::sync::retirement::RETIRED;
+use crate::sync::{Source, push};
 
 /// Days without a sync after which a phone is flagged silent (stuck, if it had work waiting).
 pub const DEFAULT_STALE_DAYS: u32 = 3;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-
-/// The prefix of the revocation reason of a retired device.
-const RETIRED: &str = "retired: ";
 
 /// Where a device is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,7 +117,7 @@ pub enum Retired {
 }
 
 /// Retires a device. Without `at_once` it is marked retiring: it keeps syncing, and the sync
-/// that leaves it with nothing pending revokes it ([`finish_retirement`]). With `at_once` it
+/// that leaves it with nothing pending revokes it (`sync::retirement`). With `at_once` it
 /// is revoked now, for a phone that will never sync again; its exported work can still be
 /// imported ([`import_unsynced`]).
 pub fn retire(
@@ -134,14 +130,14 @@ pub fn retire(
 ) -> Result<Retired> {
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(Error::Refused("a reason is required".into()));
+        return Err(Error::refused("a reason is required"));
     }
     let mut tx = storage.write()?;
     let record = tx
         .device(device)?
         .ok_or_else(|| Error::NotFound(format!("no device {device}")))?;
     if let Some(revoked) = &record.revoked {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "device {device} is already revoked ({})",
             revoked.reason
         )));
@@ -177,54 +173,6 @@ pub fn retire(
     Ok(done)
 }
 
-/// Inside a sync's transaction, after its push: revokes a retiring device once the push was
-/// taken whole (no gap, break or divergence) and the device reported nothing else pending.
-/// Logged in the admin log as the server's own action.
-pub fn finish_retirement(
-    tx: &mut dyn Tx,
-    device: &DeviceRecord,
-    pending: u32,
-    ack: &PushAck,
-    now: ServerTime,
-) -> Result<bool> {
-    let Some(retiring) = &device.retiring else {
-        return Ok(false);
-    };
-    if device.revoked.is_some() || pending > 0 || ack.problem.is_some() {
-        return Ok(false);
-    }
-    let reason = format!("{RETIRED}{}", retiring.reason);
-    tx.revoke_device(&device.id, now, &reason)?;
-    admin_log::record(
-        tx,
-        &Actor::new("server")?,
-        now,
-        Action::DeviceRevoke,
-        &device.id.to_string(),
-        serde_json::json!({
-            "reason": reason,
-            "retire": "final upload acknowledged",
-            "acked_seq": ack.acked_seq,
-            "rejected_in_final_upload": ack.rejected.len(),
-        }),
-    )?;
-    Ok(true)
-}
-
-/// A phone's export file, as `export_unsynced` writes it.
-#[derive(Debug, Deserialize)]
-struct ExportFile {
-    format: String,
-    device: String,
-    /// Standard base64 of the device's Ed25519 public key.
-    public_key: String,
-    #[serde(default)]
-    exported_at: Option<i64>,
-    #[serde(default)]
-    acked_seq: Option<u64>,
-    operations: Vec<Operation>,
-}
-
 /// What an import stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportReport {
@@ -238,7 +186,7 @@ pub struct ImportReport {
 }
 
 fn refused(text: String) -> Error {
-    Error::Refused(format!("{text}; nothing was imported"))
+    Error::refused(format!("{text}; nothing was imported"))
 }
 
 /// Imports a phone's exported unsynced work (`bytes`: a `fieldvisit-unsynced-v1` file) in one
@@ -253,7 +201,7 @@ pub fn import_unsynced(
     actor: &Actor,
     now: ServerTime,
 ) -> Result<ImportReport> {
-    let file: ExportFile = serde_json::from_slice(bytes)
+    let file: UnsyncedExport = serde_json::from_slice(bytes)
         .map_err(|e| refused(format!("not a {EXPORT_FORMAT} file ({e})")))?;
     if file.format != EXPORT_FORMAT {
         return Err(refused(format!(

@@ -12,10 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use fieldvisit_core::clock::ServerTime;
+use fieldvisit_core::protocol::{DEFAULT_PAGE_BYTES, PROTOCOL_VERSION, PushedOp, SyncRequest};
 use fieldvisit_core::sync::codec::Dictionary;
-use fieldvisit_core::sync::protocol::{
-    DEFAULT_PAGE_BYTES, PROTOCOL_VERSION, PushedOp, SyncRequest,
-};
 
 use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};
@@ -51,13 +49,13 @@ pub fn sample(op: &fieldvisit_core::journal::Operation) -> Result<Vec<u8>> {
 /// Trains a dictionary of `size` bytes on samples.
 pub fn train(samples: &[Vec<u8>], size: usize) -> Result<Vec<u8>> {
     if samples.len() < MIN_SAMPLES {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "{} operations are too few to train a dictionary on; at least {MIN_SAMPLES} are needed",
             samples.len()
         )));
     }
     zstd::dict::from_samples(samples, size)
-        .map_err(|e| Error::Refused(format!("training the dictionary failed: {e}")))
+        .map_err(|e| Error::refused(format!("training the dictionary failed: {e}")))
 }
 
 /// Trains a dictionary on the newest accepted operations and makes it the current one.
@@ -83,7 +81,7 @@ pub fn install(
     now: ServerTime,
 ) -> Result<StoredDictionary> {
     let prepared = Dictionary::new(&bytes, RESPONSE_LEVEL)
-        .map_err(|e| Error::Refused(format!("the trained dictionary is unusable: {e}")))?;
+        .map_err(|e| Error::refused(format!("the trained dictionary is unusable: {e}")))?;
     let stored = StoredDictionary {
         id: prepared.id(),
         bytes,
@@ -92,7 +90,7 @@ pub fn install(
     };
     let mut tx = storage.write()?;
     if tx.dictionary(stored.id)?.is_some() {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "a dictionary with id {} already exists; train again",
             stored.id
         )));

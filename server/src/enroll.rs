@@ -1,6 +1,6 @@
 //! Enrollment: an admin makes a one-time, expiring code for a cadre (text, and a QR code the
 //! phone scans); the phone presents it with its public key and receives a bearer token. Codes
-//! and tokens are stored only as SHA-256 hashes.
+//! and tokens are stored only as SHA-256 hashes (tokens through `crate::token`).
 
 use data_encoding::{BASE64URL_NOPAD, Encoding};
 use sha2::{Digest, Sha256};
@@ -8,13 +8,13 @@ use sha2::{Digest, Sha256};
 use fieldvisit_core::clock::ServerTime;
 use fieldvisit_core::ids::CadreId;
 use fieldvisit_core::journal::ChainPoint;
-use fieldvisit_core::sync::protocol::{EnrollRequest, EnrollResponse, PROTOCOL_VERSION};
+use fieldvisit_core::protocol::{EnrollRequest, EnrollResponse, PROTOCOL_VERSION};
 
 use crate::admin_log::{self, Action, Actor};
-use crate::error::{Error, Result};
-use crate::http::error::ApiError;
+use crate::error::{Error, Refusal, Result};
+use crate::feed::seed_device_feed;
 use crate::storage::{DeviceRecord, Storage};
-use crate::sync::seed_device_feed;
+use crate::token::token_hash;
 
 /// Crockford's base32 alphabet: no I, L, O or U to misread when a code is typed.
 const CROCKFORD: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -46,11 +46,6 @@ pub fn normalize_code(code: &str) -> String {
 
 fn code_hash(code: &str) -> [u8; 32] {
     Sha256::digest(normalize_code(code).as_bytes()).into()
-}
-
-/// The stored form of a bearer token.
-pub fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.trim().as_bytes()).into()
 }
 
 /// A fresh enrollment code.
@@ -122,14 +117,12 @@ pub fn redeem(
     storage: &dyn Storage,
     req: &EnrollRequest,
     now: ServerTime,
-) -> Result<EnrollResponse, ApiError> {
+) -> Result<EnrollResponse> {
     if req.protocol != PROTOCOL_VERSION {
-        return Err(ApiError::UnsupportedProtocol(req.protocol));
+        return Err(Refusal::UnsupportedProtocol(req.protocol).into());
     }
     if ed25519_dalek::VerifyingKey::from_bytes(&req.public_key).is_err() {
-        return Err(ApiError::BadRequest(
-            "public_key is not an Ed25519 public key".into(),
-        ));
+        return Err(Refusal::BadRequest("public_key is not an Ed25519 public key".into()).into());
     }
     let mut tx = storage.write()?;
     let existing = tx.device(&req.device)?;
@@ -137,14 +130,16 @@ pub fn redeem(
         .as_ref()
         .is_some_and(|d| d.public_key != req.public_key)
     {
-        return Err(ApiError::EnrollmentRefused(
+        return Err(Refusal::EnrollmentRefused(
             "this device id is enrolled with another key".into(),
-        ));
+        )
+        .into());
     }
     let Some(cadre) = tx.redeem_enrollment_code(&code_hash(&req.code), &req.device, now)? else {
-        return Err(ApiError::EnrollmentRefused(
+        return Err(Refusal::EnrollmentRefused(
             "the enrollment code is unknown, used or expired".into(),
-        ));
+        )
+        .into());
     };
     let token = format!("fv1.{}", BASE64URL_NOPAD.encode(&random::<32>()?));
     let record = DeviceRecord {

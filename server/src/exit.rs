@@ -215,7 +215,7 @@ fn latest_verification(
 fn refused(household: &HouseholdId, r: StepRefusal) -> Error {
     match r {
         StepRefusal::Forbidden(m) | StepRefusal::Invalid(m) => {
-            Error::Refused(format!("household {household}: {m}"))
+            Error::refused(format!("household {household}: {m}"))
         }
     }
 }
@@ -342,7 +342,7 @@ pub fn approve(
             "exit_year": exit_year,
         }),
     )?;
-    crate::sync::household_changed(tx.as_mut(), household, None, now)?;
+    crate::feed::household_changed(tx.as_mut(), household, None, now)?;
     tx.commit()?;
     Ok(Approved {
         event,

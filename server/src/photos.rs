@@ -14,33 +14,34 @@ use fieldvisit_core::clock::ServerTime;
 use fieldvisit_core::domain::photo::{
     self, CHUNK_BYTES, MAX_PHOTO_BYTES, chunk_count, chunk_len, sha256_hex,
 };
-use fieldvisit_core::sync::photos::PhotoStatus;
+use fieldvisit_core::protocol::PhotoStatus;
 
-use crate::http::error::ApiError;
+use crate::error::{Refusal, Result};
 use crate::storage::{DeviceRecord, Storage, StoredPhoto, Tx};
 
 /// The size `device`'s accepted visits declared for the photo; refused when none names it.
-fn claimed_size(tx: &mut dyn Tx, device: &DeviceRecord, sha256: &str) -> Result<u64, ApiError> {
-    photo::check_hash("sha256", sha256).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+fn claimed_size(tx: &mut dyn Tx, device: &DeviceRecord, sha256: &str) -> Result<u64> {
+    photo::check_hash("sha256", sha256).map_err(|e| Refusal::BadRequest(e.to_string()))?;
     let size = tx
         .photo_links(sha256)?
         .into_iter()
         .find(|l| l.device == device.id)
         .map(|l| l.size)
         .ok_or_else(|| {
-            ApiError::PhotoNotReferenced(format!(
+            Refusal::PhotoNotReferenced(format!(
                 "no accepted visit of this device names photo {sha256}; sync the visit first"
             ))
         })?;
     if size > MAX_PHOTO_BYTES {
-        return Err(ApiError::PhotoTooLarge(format!(
+        return Err(Refusal::PhotoTooLarge(format!(
             "the photo is {size} bytes; the largest accepted is {MAX_PHOTO_BYTES} bytes"
-        )));
+        ))
+        .into());
     }
     Ok(size)
 }
 
-fn status_of(tx: &mut dyn Tx, sha256: &str, size: u64) -> Result<PhotoStatus, ApiError> {
+fn status_of(tx: &mut dyn Tx, sha256: &str, size: u64) -> Result<PhotoStatus> {
     if let Some(stored) = tx.photo(sha256)? {
         return Ok(PhotoStatus {
             sha256: sha256.to_string(),
@@ -63,11 +64,7 @@ fn status_of(tx: &mut dyn Tx, sha256: &str, size: u64) -> Result<PhotoStatus, Ap
 }
 
 /// `GET /v1/photos/{sha256}`: which chunks the server holds, or that it holds the photo.
-pub fn status(
-    storage: &dyn Storage,
-    device: &DeviceRecord,
-    sha256: &str,
-) -> Result<PhotoStatus, ApiError> {
+pub fn status(storage: &dyn Storage, device: &DeviceRecord, sha256: &str) -> Result<PhotoStatus> {
     let mut tx = storage.read()?;
     let size = claimed_size(tx.as_mut(), device, sha256)?;
     status_of(tx.as_mut(), sha256, size)
@@ -82,7 +79,7 @@ pub fn put_chunk(
     index: u32,
     bytes: &[u8],
     now: ServerTime,
-) -> Result<PhotoStatus, ApiError> {
+) -> Result<PhotoStatus> {
     let mut tx = storage.write()?;
     let size = claimed_size(tx.as_mut(), device, sha256)?;
     if tx.photo(sha256)?.is_some() {
@@ -91,16 +88,18 @@ pub fn put_chunk(
     }
     let count = chunk_count(size);
     if index >= count {
-        return Err(ApiError::BadChunk(format!(
+        return Err(Refusal::BadChunk(format!(
             "chunk {index} is past the end of a {size}-byte photo ({count} chunks)"
-        )));
+        ))
+        .into());
     }
     let expected = chunk_len(size, index);
     if bytes.len() as u64 != expected {
-        return Err(ApiError::BadChunk(format!(
+        return Err(Refusal::BadChunk(format!(
             "chunk {index} of a {size}-byte photo must be {expected} bytes, not {}",
             bytes.len()
-        )));
+        ))
+        .into());
     }
     tx.put_photo_chunk(sha256, index, bytes)?;
     let held = tx
@@ -122,11 +121,12 @@ pub fn put_chunk(
     if sha256_hex(&data) != sha256 {
         // The chunks are gone with this commit; the device starts the photo again.
         tx.commit()?;
-        return Err(ApiError::PhotoHashMismatch(format!(
+        return Err(Refusal::PhotoHashMismatch(format!(
             "the {} bytes received do not hash to {sha256}; they were discarded — send the \
              photo again",
             data.len()
-        )));
+        ))
+        .into());
     }
     let stored = StoredPhoto {
         sha256: sha256.to_string(),

@@ -8,8 +8,8 @@
 use fieldvisit_core::clock::{Clock, Hlc, ServerTime, SystemClock, WallTime};
 use fieldvisit_core::ids::OpId;
 use fieldvisit_core::journal::{ChainPoint, UnsignedOperation};
-use fieldvisit_core::sync::protocol::{PROTOCOL_VERSION, PushedOp, SyncRequest};
-use fieldvisit_server::http::error::ApiError;
+use fieldvisit_core::protocol::{PROTOCOL_VERSION, PushedOp, SyncRequest};
+use fieldvisit_server::error::Class;
 use fieldvisit_server::storage::Storage;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -111,7 +111,7 @@ proptest! {
                 prop_assert_eq!(accepted + rejected, answer.ack.acked_seq);
                 prop_assert_eq!(rejected as usize, answer.ack.rejected.len());
             }
-            Err(ApiError::Internal(e)) => prop_assert!(false, "internal error: {}", e),
+            Err(e) if e.class() == Class::Internal => prop_assert!(false, "internal error: {}", e),
             Err(other) => prop_assert!(false, "unexpected refusal: {}", other),
         }
     }
@@ -119,6 +119,6 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_decode_into_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = serde_json::from_slice::<SyncRequest>(&bytes);
-        let _ = serde_json::from_slice::<fieldvisit_core::sync::protocol::EnrollRequest>(&bytes);
+        let _ = serde_json::from_slice::<fieldvisit_core::protocol::EnrollRequest>(&bytes);
     }
 }

@@ -7,9 +7,10 @@
 use fieldvisit_core::clock::{Clock, Hlc, ServerTime, SystemClock, WallTime};
 use fieldvisit_core::ids::OpId;
 use fieldvisit_core::journal::{BreakKind, ChainPoint, Operation, UnsignedOperation};
-use fieldvisit_core::sync::protocol::{PushProblem, PushedOp};
+use fieldvisit_core::protocol::{PushProblem, PushedOp};
+use fieldvisit_server::reference::Reference;
 use fieldvisit_server::storage::{DeviceRecord, Storage};
-use fieldvisit_server::sync::{Reference, Source, precheck, push};
+use fieldvisit_server::sync::{Source, precheck, push};
 
 mod common;
 

@@ -12,10 +12,11 @@ use fieldvisit_core::clock::{Clock, ServerTime, SystemClock, WallTime};
 use fieldvisit_core::domain::Household;
 use fieldvisit_core::domain::visit::Identification;
 use fieldvisit_core::ids::CadreId;
+use fieldvisit_core::report::SyncReport;
 use fieldvisit_core::sync::http::HttpTransport;
-use fieldvisit_core::sync::{RetryPolicy, Sleeper, SyncOptions, SyncReport, Transport};
+use fieldvisit_core::sync::{RetryPolicy, Sleeper, SyncOptions, Transport};
 use fieldvisit_core::synth::{Region, RegionSpec};
-use fieldvisit_server::http::AppState;
+use fieldvisit_server::app::AppState;
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::postgres::ScratchSchema;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
@@ -154,7 +155,7 @@ impl TestServer {
         let state = AppState::new(storage.clone(), Arc::new(SystemClock))
             .expect("writer thread")
             .with_web(web);
-        runtime.spawn(fieldvisit_server::http::serve(
+        runtime.spawn(fieldvisit_server::app::serve(
             listener,
             state,
             std::future::pending(),
@@ -268,7 +269,7 @@ impl RawDevice {
         cadre: &CadreId,
         seed: u8,
     ) -> RawDevice {
-        use fieldvisit_core::sync::protocol::{EnrollRequest, PROTOCOL_VERSION};
+        use fieldvisit_core::protocol::{EnrollRequest, PROTOCOL_VERSION};
         let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
         let device = fieldvisit_core::ids::DeviceId::generate(SystemClock.now());
         let code =
@@ -297,7 +298,7 @@ impl RawDevice {
     pub fn next(
         &mut self,
         body: &fieldvisit_core::journal::OpBody,
-    ) -> fieldvisit_core::sync::protocol::PushedOp {
+    ) -> fieldvisit_core::protocol::PushedOp {
         let at = SystemClock.now();
         self.hlc = fieldvisit_core::clock::Hlc::tick(self.hlc, at);
         let op = fieldvisit_core::journal::UnsignedOperation {
@@ -315,17 +316,17 @@ impl RawDevice {
             seq: op.seq,
             hash: op.digest(),
         };
-        fieldvisit_core::sync::protocol::PushedOp::from_operation(&op)
+        fieldvisit_core::protocol::PushedOp::from_operation(&op)
     }
 
     /// Pushes `ops` in one request and returns the server's answer.
     pub fn push(
         &self,
         server: &TestServer,
-        ops: Vec<fieldvisit_core::sync::protocol::PushedOp>,
-    ) -> Result<fieldvisit_core::sync::protocol::SyncResponse, fieldvisit_core::sync::TransportError>
+        ops: Vec<fieldvisit_core::protocol::PushedOp>,
+    ) -> Result<fieldvisit_core::protocol::SyncResponse, fieldvisit_core::sync::TransportError>
     {
-        use fieldvisit_core::sync::protocol::{DEFAULT_PAGE_BYTES, PROTOCOL_VERSION, SyncRequest};
+        use fieldvisit_core::protocol::{DEFAULT_PAGE_BYTES, PROTOCOL_VERSION, SyncRequest};
         let req = SyncRequest {
             protocol: PROTOCOL_VERSION,
             device: self.device,

@@ -192,12 +192,18 @@ fn read_file(
     Ok(())
 }
 
+/// Paths a module names, each with the line it is written on.
+type Paths = Vec<(Vec<String>, usize)>;
+
+/// An inline module: its name, the paths it names and its own child modules.
+type Inline = (String, Paths, BTreeSet<String>);
+
 /// Collects the paths one file names, its `mod x;` declarations and its inline modules.
 struct Collector {
     module: ModPath,
     paths: Vec<(Vec<String>, usize)>,
     /// Inline modules (`mod x { ... }`) that are not `#[cfg(test)]`: name, paths, child mods.
-    inline: Vec<(String, Vec<(Vec<String>, usize)>, BTreeSet<String>)>,
+    inline: Vec<Inline>,
     local_mods: BTreeSet<String>,
     /// `mod x;` declarations whose bodies live in their own file.
     external: Vec<String>,

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use fieldvisit_core::clock::SystemClock;
-use fieldvisit_server::http::AppState;
+use fieldvisit_server::app::AppState;
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -36,11 +36,7 @@ pub fn serve(db: &str) -> Result<(), BoxError> {
         })
         .await;
     };
-    runtime.block_on(fieldvisit_server::http::serve(
-        listener,
-        state,
-        stdin_closed,
-    ))?;
+    runtime.block_on(fieldvisit_server::app::serve(listener, state, stdin_closed))?;
     Ok(())
 }
 

@@ -19,12 +19,13 @@ use fieldvisit_core::clock::{Clock, ManualClock, ServerTime, SystemClock, WallTi
 use fieldvisit_core::domain::visit::{Identification, VisitAmendment, VisitChanges};
 use fieldvisit_core::ids::{CadreId, HouseholdId, VisitId};
 use fieldvisit_core::journal::{ChainPoint, OpBody, OpKind, verify_chain};
+use fieldvisit_core::protocol::PhotoStatus;
+use fieldvisit_core::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
 use fieldvisit_core::store::OpState;
 use fieldvisit_core::sync::http::HttpTransport;
-use fieldvisit_core::sync::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
-use fieldvisit_core::sync::{Exchange, PhotoStatus, Transport, TransportError};
+use fieldvisit_core::sync::{Exchange, Transport, TransportError};
 use fieldvisit_core::synth::{Region, RegionSpec};
-use fieldvisit_server::http::AppState;
+use fieldvisit_server::app::AppState;
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
 use rand::seq::IndexedRandom;
@@ -101,7 +102,7 @@ impl Server {
         };
         self.task = Some(
             self.runtime
-                .spawn(fieldvisit_server::http::serve(listener, state, shutdown)),
+                .spawn(fieldvisit_server::app::serve(listener, state, shutdown)),
         );
         self.stop = Some(stop);
         if let Ok(mut url) = self.url.write() {

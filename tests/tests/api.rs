@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use fieldvisit_core::Store;
-use fieldvisit_core::sync::protocol::{EnrollRequest, ErrorBody, ErrorCode, PROTOCOL_VERSION};
+use fieldvisit_core::protocol::{EnrollRequest, ErrorBody, ErrorCode, PROTOCOL_VERSION};
 use fieldvisit_tests::harness::{TestServer, admin, now};
 
 fn post(
@@ -121,7 +121,7 @@ fn an_enrollment_code_works_once_per_device_until_it_expires() {
 #[test]
 fn an_oversized_body_is_a_413() {
     let server = TestServer::start(25);
-    let huge = vec![b' '; fieldvisit_core::sync::protocol::MAX_REQUEST_BYTES + 1024];
+    let huge = vec![b' '; fieldvisit_core::protocol::MAX_REQUEST_BYTES + 1024];
     let (status, body) = post(&server, "/v1/enroll", None, &huge);
     assert_eq!((status, body.unwrap().error), (413, ErrorCode::TooLarge));
 }

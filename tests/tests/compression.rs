@@ -7,9 +7,9 @@
 use fieldvisit_core::Store;
 use fieldvisit_core::domain::Household;
 use fieldvisit_core::ids::CadreId;
+use fieldvisit_core::protocol::{ErrorBody, ErrorCode};
 use fieldvisit_core::store::OpState;
 use fieldvisit_core::sync::codec::{self, Dictionary};
-use fieldvisit_core::sync::protocol::{ErrorBody, ErrorCode};
 use fieldvisit_server::dictionary;
 use fieldvisit_server::storage::StoredDictionary;
 use fieldvisit_tests::harness::{TestServer, admin, now, today};

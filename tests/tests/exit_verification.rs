@@ -17,8 +17,8 @@ use fieldvisit_core::domain::visit::{
 };
 use fieldvisit_core::ids::CadreId;
 use fieldvisit_core::journal::{HouseholdUpdate, OpBody, OpKind};
+use fieldvisit_core::protocol::RejectCode;
 use fieldvisit_core::store::OpState;
-use fieldvisit_core::sync::protocol::RejectCode;
 use fieldvisit_core::{Error, Store};
 use fieldvisit_server::exit::{self as procedure, ExitRecord};
 use fieldvisit_server::storage::ExitEventKind;
@@ -64,7 +64,7 @@ fn in_days(days: i64) -> ServerTime {
 
 fn refusal(r: fieldvisit_server::Result<impl std::fmt::Debug>) -> String {
     match r {
-        Err(fieldvisit_server::Error::Refused(reason)) => reason,
+        Err(fieldvisit_server::Error::Refused(reason)) => reason.to_string(),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

@@ -10,7 +10,7 @@ use fieldvisit_core::clock::{Clock, SystemClock, WallTime};
 use fieldvisit_core::domain::visit::Identification;
 use fieldvisit_core::ids::OpId;
 use fieldvisit_core::journal::{BreakKind, ChainPoint, OpBody, OpKind, UnsignedOperation};
-use fieldvisit_core::sync::protocol::{
+use fieldvisit_core::protocol::{
     ErrorCode, PROTOCOL_VERSION, PushProblem, PushedOp, RejectCode, SyncRequest,
 };
 use fieldvisit_core::sync::{Transport, TransportError};

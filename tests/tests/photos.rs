@@ -19,13 +19,11 @@ use fieldvisit_core::domain::photo::{
 use fieldvisit_core::domain::visit::{Identification, IdentifiedBy, VisitRecord};
 use fieldvisit_core::ids::{CadreId, VisitId};
 use fieldvisit_core::journal::OpBody;
+use fieldvisit_core::protocol::{
+    EnrollRequest, EnrollResponse, ErrorCode, PhotoStatus, RejectCode, SyncRequest, SyncResponse,
+};
 use fieldvisit_core::sync::http::HttpTransport;
-use fieldvisit_core::sync::protocol::{
-    EnrollRequest, EnrollResponse, ErrorCode, RejectCode, SyncRequest, SyncResponse,
-};
-use fieldvisit_core::sync::{
-    Exchange, PhotoStatus, RetryPolicy, SyncOptions, Transport, TransportError,
-};
+use fieldvisit_core::sync::{Exchange, RetryPolicy, SyncOptions, Transport, TransportError};
 use fieldvisit_tests::harness::{RawDevice, TestServer, options, today};
 use fieldvisit_tests::proxy::FaultProxy;
 use rand::{Rng, SeedableRng};

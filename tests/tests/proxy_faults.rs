@@ -5,9 +5,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+use fieldvisit_core::protocol::PhotoStatus;
+use fieldvisit_core::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
 use fieldvisit_core::sync::http::HttpTransport;
-use fieldvisit_core::sync::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
-use fieldvisit_core::sync::{Exchange, PhotoStatus, Transport, TransportError};
+use fieldvisit_core::sync::{Exchange, Transport, TransportError};
 use fieldvisit_tests::harness::{TestServer, today};
 use fieldvisit_tests::proxy::FaultProxy;
 use std::sync::atomic::Ordering;

@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use fieldvisit_core::domain::Household;
 use fieldvisit_core::ids::CadreId;
+use fieldvisit_core::protocol::PhotoStatus;
+use fieldvisit_core::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
 use fieldvisit_core::store::OpState;
-use fieldvisit_core::sync::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
-use fieldvisit_core::sync::{Exchange, PhotoStatus, Transport, TransportError};
+use fieldvisit_core::sync::{Exchange, Transport, TransportError};
 use fieldvisit_core::{Error, Store};
 use fieldvisit_tests::harness::{TestServer, admin, now, today};
 use serde_json::json;

@@ -26,11 +26,11 @@ use fieldvisit_core::clock::{Clock, SystemClock};
 use fieldvisit_core::domain::visit::{IdentifiedBy, VisitRecord};
 use fieldvisit_core::ids::{CadreId, HouseholdId, OpId, VisitId};
 use fieldvisit_core::journal::{OpBody, OpKind};
-use fieldvisit_core::sync::Transport;
-use fieldvisit_core::sync::http::HttpTransport;
-use fieldvisit_core::sync::protocol::{
+use fieldvisit_core::protocol::{
     ChangeBody, ErrorCode, PROTOCOL_VERSION, PushedOp, SyncRequest, SyncResponse,
 };
+use fieldvisit_core::sync::Transport;
+use fieldvisit_core::sync::http::HttpTransport;
 use fieldvisit_core::synth::{Region, RegionSpec};
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::postgres::ScratchSchema;

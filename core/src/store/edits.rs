@@ -18,8 +18,8 @@ use crate::domain::fields::{self, Entity, FieldError};
 use crate::error::{Error, Result};
 use crate::ids::{HouseholdId, MemberId};
 use crate::journal::{HouseholdUpdate, MemberUpdate, OpBody};
+use crate::protocol::FieldClock;
 use crate::rows;
-use crate::sync::protocol::FieldClock;
 use crate::validate::{Invalid, Reason};
 
 type Checked = BTreeMap<&'static str, Value>;

@@ -112,6 +112,23 @@ pub(super) fn head(conn: &Connection) -> Result<ChainPoint> {
     }
 }
 
+/// The id of the journal operation at `seq`, if this device made one.
+pub(super) fn own_op_id(conn: &Connection, seq: u64) -> Result<Option<OpId>> {
+    let id: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT op_id FROM journal WHERE seq = ?1",
+            [seq_to_sql(seq)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    id.map(|bytes| {
+        <[u8; 16]>::try_from(bytes)
+            .map(OpId::from_bytes)
+            .map_err(|_| Error::Corrupt("operation id is not 16 bytes".into()))
+    })
+    .transpose()
+}
+
 pub(super) fn seq_to_sql(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }

@@ -12,15 +12,15 @@ use std::collections::BTreeSet;
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
-use super::sync_state::own_op_id;
+use super::journal_log::own_op_id;
 use super::visits::{insert_amendment, insert_visit, refresh_content};
 use crate::domain::fields::Entity;
 use crate::domain::{Household, Measure, RegistryRecord};
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, HouseholdId};
 use crate::journal::{OpBody, Operation};
+use crate::protocol::{ChangeBody, FieldClock, FieldClocks, MemberState};
 use crate::rows::{self, household_by_id, put_record};
-use crate::sync::protocol::{ChangeBody, FieldClock, FieldClocks, MemberState};
 
 /// What the changes of one page add up to, carried through the page.
 pub(super) struct Pulled {

@@ -17,13 +17,12 @@ use super::journal_log::{head, read_ops, seq_from_sql, seq_to_sql};
 use super::sync_apply::{self, Pulled};
 use crate::clock::{Hlc, ServerTime, WallTime};
 use crate::error::{Error, Result};
-use crate::ids::OpId;
 use crate::journal::Operation;
-use crate::store::Enrollment;
-use crate::sync::SyncReport;
-use crate::sync::protocol::{
+use crate::protocol::{
     ChangeBody, PROTOCOL_VERSION, PushAck, PushProblem, PushedOp, SyncRequest, SyncResponse,
 };
+use crate::report::SyncReport;
+use crate::store::Enrollment;
 
 /// The last sequence number the server acknowledged.
 const ACKED_SEQ: &str = "acked_seq";
@@ -485,7 +484,7 @@ fn apply_ack(
     Ok(())
 }
 
-fn reject_code(code: crate::sync::protocol::RejectCode) -> String {
+fn reject_code(code: crate::protocol::RejectCode) -> String {
     serde_json::to_value(code)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -522,21 +521,4 @@ fn advance_hlc(conn: &Connection, resp: &SyncResponse, now: WallTime) -> Result<
         meta_set(conn, "hlc", next.as_i64())?;
     }
     Ok(())
-}
-
-/// The id of the journal operation at `seq`, if this device made one.
-pub(super) fn own_op_id(conn: &Connection, seq: u64) -> Result<Option<OpId>> {
-    let id: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT op_id FROM journal WHERE seq = ?1",
-            [seq_to_sql(seq)],
-            |r| r.get(0),
-        )
-        .optional()?;
-    id.map(|bytes| {
-        <[u8; 16]>::try_from(bytes)
-            .map(OpId::from_bytes)
-            .map_err(|_| Error::Corrupt("operation id is not 16 bytes".into()))
-    })
-    .transpose()
 }

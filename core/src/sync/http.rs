@@ -14,9 +14,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::codec::{self, CodecError, Dictionary};
-use super::engine::{Exchange, Transport, TransportError};
-use super::photos::PhotoStatus;
-use super::protocol::{EnrollRequest, EnrollResponse, ErrorBody, SyncRequest, SyncResponse};
+use super::transport::{Exchange, Transport, TransportError};
+use crate::protocol::{
+    EnrollRequest, EnrollResponse, ErrorBody, PhotoStatus, SyncRequest, SyncResponse,
+};
 
 /// zstd level 3: most of the gain for little CPU on a cheap phone.
 const ZSTD_LEVEL: i32 = 3;

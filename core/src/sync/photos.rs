@@ -8,53 +8,13 @@
 //! SHA-256 and answers `complete`; on a mismatch it discards what it had and the engine sends
 //! the photo once more. Only then does the phone apply its storage policy to the photo.
 
-use serde::{Deserialize, Serialize};
-
-use super::engine::{
-    Exchange, SyncOptions, SyncReport, Transport, TransportError, send_with_retries,
-};
+use super::options::{PhotoSync, SyncOptions};
+use super::transport::{Exchange, NetworkKind, Transport, TransportError, send_with_retries};
 use crate::domain::photo::{self, CHUNK_BYTES};
 use crate::error::{Error, Result};
+use crate::protocol::PhotoStatus;
+use crate::report::SyncReport;
 use crate::store::Store;
-
-/// `GET /v1/photos/{sha256}` and every chunk `PUT`: where the server stands with a photo.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PhotoStatus {
-    pub sha256: String,
-    /// The size the device's visit declared for the photo.
-    pub size: u64,
-    /// Every chunk but the last is exactly this long.
-    pub chunk_bytes: u32,
-    /// Chunk indexes the server holds, ascending (empty once complete).
-    #[serde(default)]
-    pub received: Vec<u32>,
-    /// The server holds the whole photo and its hash checked out.
-    pub complete: bool,
-}
-
-/// When photos may use the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PhotoSync {
-    /// With every sync, after the visits.
-    #[default]
-    Always,
-    /// Only when the caller says the network is unmetered (Wi-Fi at the township office).
-    UnmeteredOnly,
-    /// Never: visits only.
-    Never,
-}
-
-/// The network the phone is on, as the app knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NetworkKind {
-    /// Not known: treated as metered.
-    #[default]
-    Unknown,
-    Metered,
-    Unmetered,
-}
 
 /// Uploads the photos whose visits the server accepted, as `options.photos` allows, counting
 /// into `report`. A photo the server refuses is counted and left on the phone; a missing
@@ -154,7 +114,7 @@ fn call(
     payload: u64,
     mut send: impl FnMut() -> Result<Exchange<PhotoStatus>, TransportError>,
 ) -> Result<PhotoStatus> {
-    let exchange = send_with_retries(options, report, |report| {
+    let exchange = send_with_retries(&options.retry, options.sleeper.as_ref(), report, |report| {
         report.photo_bytes_up += payload;
         Ok(send())
     })?;

@@ -16,11 +16,12 @@ use fieldvisit_core::ids::{CadreId, DeviceId};
 use fieldvisit_core::journal::OpBody;
 use fieldvisit_core::journal::{ChainPoint, GENESIS, Operation, verify_chain};
 use fieldvisit_core::plate::AuthorityKey;
-use fieldvisit_core::sync::protocol::{
+use fieldvisit_core::protocol::PhotoStatus;
+use fieldvisit_core::protocol::{
     Change, ChangeBody, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, PROTOCOL_VERSION,
     PushAck, PushProblem, RejectCode, Rejection, SyncRequest, SyncResponse,
 };
-use fieldvisit_core::sync::{Exchange, PhotoStatus, Sleeper, Transport, TransportError};
+use fieldvisit_core::sync::{Exchange, Sleeper, Transport, TransportError};
 
 pub const SERVER_TIME: i64 = 1_717_207_200_000 + 1_500;
 

@@ -78,7 +78,7 @@ pub struct DevicesArgs {
 }
 
 fn device_id(text: &str) -> Result<DeviceId> {
-    DeviceId::parse(text).map_err(|e| Error::Refused(format!("not a device id: {e}")))
+    DeviceId::parse(text).map_err(|e| Error::refused(format!("not a device id: {e}")))
 }
 
 pub fn run_enroll(args: EnrollArgs) -> Result<ExitCode> {

@@ -90,8 +90,8 @@ pub fn run(args: PlatesArgs) -> Result<ExitCode> {
         }
         None => {
             let (Some(village), Some(out)) = (args.village, args.out) else {
-                return Err(Error::Refused(
-                    "plates needs --village CODE and --out FILE.svg".into(),
+                return Err(Error::refused(
+                    "plates needs --village CODE and --out FILE.svg",
                 ));
             };
             let actor = args.who.actor()?;

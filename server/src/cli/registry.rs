@@ -91,7 +91,7 @@ pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
     progress.set_style(
         indicatif::ProgressStyle::with_template("{msg:>20} [{bar:40}] {pos}/{len} ({eta})")
-            .map_err(|e| Error::Refused(e.to_string()))?
+            .map_err(|e| Error::refused(e.to_string()))?
             .progress_chars("=> "),
     );
     let options = ImportOptions {

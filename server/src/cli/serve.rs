@@ -10,8 +10,8 @@ use clap::Args;
 
 use fieldvisit_core::clock::SystemClock;
 use fieldvisit_server::admin_log::Actor;
+use fieldvisit_server::app::AppState;
 use fieldvisit_server::demo::{self, DemoOptions};
-use fieldvisit_server::http::AppState;
 use fieldvisit_server::web::WebConfig;
 use fieldvisit_server::{Result, enroll, storage};
 
@@ -89,7 +89,7 @@ pub fn run_serve(args: ServeArgs) -> Result<ExitCode> {
             secure_cookies: args.behind_tls,
             ..WebConfig::default()
         });
-        fieldvisit_server::http::serve(listener, state, shutdown_signal()).await
+        fieldvisit_server::app::serve(listener, state, shutdown_signal()).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,106 +1,71 @@
-//! The one place where errors become HTTP responses: status code, JSON error body
-//! ([`ErrorBody`]) and what is logged. Internal faults are logged here and answered with a
-//! generic message; client errors are answered precisely and not logged as faults.
+//! The one place where errors become HTTP responses: the status of each error code
+//! ([`status`]), the JSON error body ([`ErrorBody`]) and what is logged. Internal faults are
+//! logged here and answered with a generic message; an unavailable storage is logged as a
+//! warning and answered "busy"; client errors are answered precisely and not logged as faults.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use fieldvisit_core::sync::protocol::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
+use fieldvisit_core::protocol::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
 
-use crate::error::Error;
+use crate::error::{Class, Error, Refusal};
 
+/// An error on its way to the client: a handler's `Result` error type.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("the request body is not valid: {0}")]
-    BadRequest(String),
-    #[error("protocol version {0} is not supported")]
-    UnsupportedProtocol(u32),
-    #[error("missing or unknown device token")]
-    Unauthorized,
-    #[error("log in to the dashboard first (POST /admin/login) and send its fv_session cookie")]
-    NotLoggedIn,
-    #[error("this device was revoked: {0}")]
-    Revoked(String),
-    #[error("the token belongs to another device than the request names")]
-    WrongDevice,
-    #[error("{0}")]
-    EnrollmentRefused(String),
-    #[error("the request body is larger than {0} bytes")]
-    TooLarge(usize),
-    #[error("the server is busy; retry later")]
-    Unavailable,
-    #[error(
-        "the body was compressed with dictionary {0}, which this server does not have; \
-         send it without a dictionary"
-    )]
-    UnknownDictionary(u32),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    PhotoNotReferenced(String),
-    #[error("{0}")]
-    PhotoTooLarge(String),
-    #[error("{0}")]
-    BadChunk(String),
-    #[error("{0}")]
-    PhotoHashMismatch(String),
-    #[error(transparent)]
-    Internal(#[from] Error),
+#[error(transparent)]
+pub struct ApiError(#[from] pub Error);
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        ApiError(r.into())
+    }
 }
 
 impl From<fieldvisit_core::Error> for ApiError {
     fn from(e: fieldvisit_core::Error) -> Self {
-        ApiError::Internal(e.into())
+        ApiError(e.into())
+    }
+}
+
+/// The status each of the protocol's error codes is answered with (docs/protocol.md,
+/// "Errors").
+pub fn status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::BadRequest
+        | ErrorCode::UnsupportedProtocol
+        | ErrorCode::UnknownDictionary
+        | ErrorCode::BadChunk => StatusCode::BAD_REQUEST,
+        ErrorCode::Unauthorized | ErrorCode::Revoked => StatusCode::UNAUTHORIZED,
+        ErrorCode::EnrollmentRefused | ErrorCode::WrongDevice | ErrorCode::PhotoNotReferenced => {
+            StatusCode::FORBIDDEN
+        }
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::TooLarge | ErrorCode::PhotoTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::PhotoHashMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::BadRequest(_)
-            | ApiError::UnsupportedProtocol(_)
-            | ApiError::UnknownDictionary(_)
-            | ApiError::BadChunk(_) => StatusCode::BAD_REQUEST,
-            ApiError::PhotoNotReferenced(_) => StatusCode::FORBIDDEN,
-            ApiError::PhotoTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::PhotoHashMismatch(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Unauthorized | ApiError::NotLoggedIn | ApiError::Revoked(_) => {
-                StatusCode::UNAUTHORIZED
-            }
-            ApiError::WrongDevice | ApiError::EnrollmentRefused(_) => StatusCode::FORBIDDEN,
-            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        status(self.0.class().code())
     }
 
     pub fn body(&self) -> ErrorBody {
-        let (error, message) = match self {
-            ApiError::BadRequest(_) => (ErrorCode::BadRequest, self.to_string()),
-            ApiError::UnsupportedProtocol(_) => (ErrorCode::UnsupportedProtocol, self.to_string()),
-            ApiError::Unauthorized | ApiError::NotLoggedIn => {
-                (ErrorCode::Unauthorized, self.to_string())
+        let class = self.0.class();
+        let message = match class {
+            Class::Unavailable => "the server is busy; retry later".to_string(),
+            Class::Internal => "an internal error occurred; retry later".to_string(),
+            Class::NotFound | Class::Refused(_) | Class::Conflict | Class::Invalid => {
+                self.0.to_string()
             }
-            ApiError::Revoked(_) => (ErrorCode::Revoked, self.to_string()),
-            ApiError::WrongDevice => (ErrorCode::WrongDevice, self.to_string()),
-            ApiError::EnrollmentRefused(_) => (ErrorCode::EnrollmentRefused, self.to_string()),
-            ApiError::TooLarge(_) => (ErrorCode::TooLarge, self.to_string()),
-            ApiError::Unavailable => (ErrorCode::Unavailable, self.to_string()),
-            ApiError::UnknownDictionary(_) => (ErrorCode::UnknownDictionary, self.to_string()),
-            ApiError::NotFound(_) => (ErrorCode::NotFound, self.to_string()),
-            ApiError::PhotoNotReferenced(_) => (ErrorCode::PhotoNotReferenced, self.to_string()),
-            ApiError::PhotoTooLarge(_) => (ErrorCode::PhotoTooLarge, self.to_string()),
-            ApiError::BadChunk(_) => (ErrorCode::BadChunk, self.to_string()),
-            ApiError::PhotoHashMismatch(_) => (ErrorCode::PhotoHashMismatch, self.to_string()),
-            ApiError::Internal(_) => (
-                ErrorCode::Internal,
-                "an internal error occurred; retry later".to_string(),
-            ),
         };
+        let error = class.code();
         let supported_protocols =
-            matches!(self, ApiError::UnsupportedProtocol(_)).then(|| vec![PROTOCOL_VERSION]);
+            (error == ErrorCode::UnsupportedProtocol).then(|| vec![PROTOCOL_VERSION]);
         ErrorBody {
             error,
             message,
@@ -111,9 +76,65 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(e) = &self {
-            tracing::error!(error = %e, "request failed");
+        match self.0.class() {
+            Class::Internal => tracing::error!(error = %self.0, "request failed"),
+            Class::Unavailable => tracing::warn!(error = %self.0, "request answered busy"),
+            Class::NotFound | Class::Refused(_) | Class::Conflict | Class::Invalid => {}
         }
         (self.status(), Json(self.body())).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(e: impl Into<ApiError>) -> (u16, ErrorBody) {
+        let e = e.into();
+        (e.status().as_u16(), e.body())
+    }
+
+    #[test]
+    fn refusals_keep_their_codes_statuses_and_messages() {
+        let (status, body) = answer(Refusal::UnsupportedProtocol(9));
+        assert_eq!(status, 400);
+        assert_eq!(body.error, ErrorCode::UnsupportedProtocol);
+        assert_eq!(body.message, "protocol version 9 is not supported");
+        assert_eq!(body.supported_protocols, Some(vec![PROTOCOL_VERSION]));
+        let (status, body) = answer(Refusal::Revoked("lost".into()));
+        assert_eq!((status, body.error), (401, ErrorCode::Revoked));
+        assert_eq!(body.message, "this device was revoked: lost");
+        assert_eq!(body.supported_protocols, None);
+        for (refusal, expected) in [
+            (Refusal::BadRequest("x".into()), 400),
+            (Refusal::Unauthorized, 401),
+            (Refusal::NotLoggedIn, 401),
+            (Refusal::WrongDevice, 403),
+            (Refusal::EnrollmentRefused("x".into()), 403),
+            (Refusal::TooLarge(1), 413),
+            (Refusal::UnknownDictionary(1), 400),
+            (Refusal::PhotoNotReferenced("x".into()), 403),
+            (Refusal::PhotoTooLarge("x".into()), 413),
+            (Refusal::BadChunk("x".into()), 400),
+            (Refusal::PhotoHashMismatch("x".into()), 422),
+            (Refusal::Rule("x".into()), 400),
+        ] {
+            assert_eq!(answer(refusal).0, expected);
+        }
+    }
+
+    #[test]
+    fn faults_are_answered_without_their_details() {
+        let (status, body) = answer(Error::Corrupt("a secret detail".into()));
+        assert_eq!((status, body.error), (500, ErrorCode::Internal));
+        assert!(!body.message.contains("secret"));
+        let (status, body) = answer(Error::Unavailable("the connection closed".into()));
+        assert_eq!((status, body.error), (503, ErrorCode::Unavailable));
+        assert_eq!(body.message, "the server is busy; retry later");
+        let (status, body) = answer(Error::NotFound("no dictionary 7".into()));
+        assert_eq!((status, body.error), (404, ErrorCode::NotFound));
+        assert_eq!(body.message, "no dictionary 7");
+        let (status, body) = answer(Error::Conflict("an account named a exists".into()));
+        assert_eq!((status, body.error), (409, ErrorCode::Conflict));
     }
 }

@@ -1,15 +1,16 @@
-//! The HTTP face of the server (axum): `POST /v1/enroll`, `POST /v1/sync`,
+//! The phones' HTTP API (axum): `POST /v1/enroll`, `POST /v1/sync`,
 //! `GET /v1/dictionaries/{id}`, `GET /v1/photos/{sha256}`,
-//! `PUT /v1/photos/{sha256}/chunks/{index}`, `GET /v1/health`, `GET /v1/openapi.json`, and the
-//! dashboard and admin API of `crate::web` under `/admin` and `/v1/admin`.
+//! `PUT /v1/photos/{sha256}/chunks/{index}`, `GET /v1/health`, `GET /v1/openapi.json`; and
+//! the error answers of every handler, the dashboard's too ([`error`]). The dashboard and
+//! admin API (`crate::web`) are its sibling; `crate::app` joins the two.
 //! Bodies are JSON, gzip- or zstd-compressed either way, zstd with the server's dictionary once
 //! a phone holds it (request bodies are decoded here, by the shared codec, in one place);
-//! storage work runs on blocking threads so that slow disks never stall the async workers.
+//! the domain's work runs on blocking threads (`blocking`) so that slow disks never stall the
+//! async workers. Handlers only translate: every rule lives in the domain modules they call.
 
 pub mod error;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -19,65 +20,45 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tower_http::compression::CompressionLayer;
-use tower_http::trace::TraceLayer;
 
 use fieldvisit_core::clock::{Clock, ServerTime};
 use fieldvisit_core::domain::photo::CHUNK_BYTES;
-use fieldvisit_core::sync::codec::{self, CodecError, Dictionary};
-use fieldvisit_core::sync::protocol::{
+use fieldvisit_core::protocol::{
     EnrollRequest, EnrollResponse, MAX_REQUEST_BYTES, PROTOCOL_VERSION, SyncRequest,
 };
+use fieldvisit_core::sync::codec::{self, CodecError, Dictionary};
 
 use self::error::ApiError;
 use crate::dictionary::{Dictionaries, RESPONSE_LEVEL};
+use crate::error::{Error, Refusal};
 use crate::storage::Storage;
 use crate::sync::batch::GroupCommitter;
 
-/// What every handler shares.
+/// What the phones' API handlers share; `crate::app` makes it from the application's state.
 #[derive(Clone)]
-pub struct AppState {
+pub struct ApiState {
     pub storage: Arc<dyn Storage>,
     pub clock: Arc<dyn Clock>,
-    committer: GroupCommitter,
-    dictionaries: Arc<Dictionaries>,
-    /// The dashboard's settings (`crate::web`).
-    pub web: crate::web::WebConfig,
+    pub committer: GroupCommitter,
+    pub dictionaries: Arc<Dictionaries>,
 }
 
-impl std::fmt::Debug for AppState {
+impl std::fmt::Debug for ApiState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
+        f.debug_struct("ApiState")
             .field("storage", &self.storage.describe())
             .finish()
     }
 }
 
-impl AppState {
-    /// The state for a server on `storage`; starts the group-commit writer thread.
-    pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> std::io::Result<AppState> {
-        let committer = GroupCommitter::start(storage.clone())?;
-        Ok(AppState {
-            storage,
-            clock,
-            committer,
-            dictionaries: Arc::default(),
-            web: crate::web::WebConfig::default(),
-        })
-    }
-
-    /// The same state with other dashboard settings.
-    pub fn with_web(mut self, web: crate::web::WebConfig) -> AppState {
-        self.web = web;
-        self
-    }
-
-    pub(crate) fn now(&self) -> ServerTime {
+impl ApiState {
+    fn now(&self) -> ServerTime {
         ServerTime(self.clock.now().0)
     }
 }
 
-pub fn router(state: AppState) -> Router {
+/// The phones' API; `crate::app` joins it with the dashboard's routes under the shared layers.
+pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/enroll", post(enroll))
         .route("/v1/sync", post(sync))
@@ -86,14 +67,6 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/photos/{sha256}/chunks/{index}", put(photo_chunk))
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
-        .merge(crate::web::routes())
-        .layer(CompressionLayer::new().gzip(true).zstd(true))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(60),
-        ))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 /// A request body, decoded, and the dictionary it was compressed with (the answer is
@@ -107,7 +80,7 @@ struct Decoded<T> {
 /// decompression, so a small compressed bomb cannot fill memory), decoding its
 /// `Content-Encoding`, and names the problem when it is not valid.
 async fn json_body<T: DeserializeOwned>(
-    state: &AppState,
+    state: &ApiState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Decoded<T>, ApiError> {
@@ -120,19 +93,19 @@ async fn json_body<T: DeserializeOwned>(
     let dictionary = match wanted {
         Some(id) => {
             let (storage, dictionaries) = (state.storage.clone(), state.dictionaries.clone());
-            let found = blocking(move || Ok(dictionaries.get(storage.as_ref(), id)?)).await?;
-            Some(found.ok_or(ApiError::UnknownDictionary(id))?)
+            let found = blocking(move || dictionaries.get(storage.as_ref(), id)).await?;
+            Some(found.ok_or(Refusal::UnknownDictionary(id))?)
         }
         None => None,
     };
     let limit = MAX_REQUEST_BYTES as u64;
     let plain =
         codec::decode(&encoding, &raw, limit, |_| dictionary.clone()).map_err(|e| match e {
-            CodecError::TooLarge(_) => ApiError::TooLarge(MAX_REQUEST_BYTES),
-            CodecError::UnknownDictionary(id) => ApiError::UnknownDictionary(id),
-            other => ApiError::BadRequest(other.to_string()),
+            CodecError::TooLarge(_) => Refusal::TooLarge(MAX_REQUEST_BYTES),
+            CodecError::UnknownDictionary(id) => Refusal::UnknownDictionary(id),
+            other => Refusal::BadRequest(other.to_string()),
         })?;
-    let body = serde_json::from_slice(&plain).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let body = serde_json::from_slice(&plain).map_err(|e| Refusal::BadRequest(e.to_string()))?;
     Ok(Decoded { body, dictionary })
 }
 
@@ -150,9 +123,9 @@ fn answer<T: Serialize>(
     let Some(dictionary) = dictionary.filter(|_| accepts_zstd) else {
         return Ok(Json(body).into_response());
     };
-    let json = serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.into()))?;
+    let json = serde_json::to_vec(body).map_err(Error::from)?;
     let compressed = codec::compress(&json, RESPONSE_LEVEL, Some(dictionary))
-        .map_err(|e| ApiError::Internal(crate::error::Error::Corrupt(e.to_string())))?;
+        .map_err(|e| Error::Corrupt(e.to_string()))?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -172,9 +145,9 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                ApiError::TooLarge(MAX_REQUEST_BYTES)
+                Refusal::TooLarge(MAX_REQUEST_BYTES).into()
             } else {
-                ApiError::BadRequest(format!("the body could not be read: {inner}"))
+                Refusal::BadRequest(format!("the body could not be read: {inner}")).into()
             }
         })
 }
@@ -182,23 +155,23 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
 fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthorized)?;
-    let text = value.to_str().map_err(|_| ApiError::Unauthorized)?;
-    let token = text.strip_prefix("Bearer ").ok_or(ApiError::Unauthorized)?;
+        .ok_or(Refusal::Unauthorized)?;
+    let text = value.to_str().map_err(|_| Refusal::Unauthorized)?;
+    let token = text.strip_prefix("Bearer ").ok_or(Refusal::Unauthorized)?;
     Ok(token.trim().to_string())
 }
 
-/// Runs database or CPU-heavy work on tokio's blocking pool, off the request-handling threads.
+/// Runs a handler's database or CPU-heavy work on tokio's blocking pool, off the
+/// request-handling threads ([`crate::runtime::blocking`]), answering in the handlers' error
+/// type.
 pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::Internal(crate::error::Error::Unavailable(format!("worker: {e}"))))?
+    Ok(crate::runtime::blocking(f).await?)
 }
 
 async fn enroll(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -211,7 +184,7 @@ async fn enroll(
 }
 
 async fn sync(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -227,20 +200,20 @@ async fn sync(
 
 /// `GET /v1/dictionaries/{id}`: a compression dictionary's bytes, for enrolled devices.
 async fn dictionary(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers)?;
     let id: u32 = id
         .parse()
-        .map_err(|_| ApiError::NotFound(format!("{id} is not a dictionary id")))?;
+        .map_err(|_| Error::NotFound(format!("{id} is not a dictionary id")))?;
     let bytes = blocking(move || {
         crate::sync::authenticate(state.storage.as_ref(), &token)?;
         let stored = state.storage.read()?.dictionary(id)?;
         stored
             .map(|d| d.bytes)
-            .ok_or_else(|| ApiError::NotFound(format!("no dictionary {id}")))
+            .ok_or_else(|| Error::NotFound(format!("no dictionary {id}")))
     })
     .await?;
     Ok((
@@ -259,7 +232,7 @@ async fn dictionary(
 
 /// `GET /v1/photos/{sha256}`: where an upload stands (see `crate::photos`).
 async fn photo_status(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(sha256): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -275,7 +248,7 @@ async fn photo_status(
 /// `PUT /v1/photos/{sha256}/chunks/{index}`: one chunk's raw bytes, at most
 /// [`CHUNK_BYTES`] of them.
 async fn photo_chunk(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path((sha256, index)): Path<(String, String)>,
     body: Body,
@@ -285,7 +258,7 @@ async fn photo_chunk(
     let device = blocking(move || crate::sync::authenticate(storage.as_ref(), &token)).await?;
     let index: u32 = index
         .parse()
-        .map_err(|_| ApiError::BadChunk(format!("{index} is not a chunk index")))?;
+        .map_err(|_| Refusal::BadChunk(format!("{index} is not a chunk index")))?;
     let limit = CHUNK_BYTES as usize;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
         let inner = e.into_inner();
@@ -293,9 +266,9 @@ async fn photo_chunk(
             .downcast_ref::<http_body_util::LengthLimitError>()
             .is_some()
         {
-            ApiError::PhotoTooLarge(format!("a chunk is at most {limit} bytes"))
+            Refusal::PhotoTooLarge(format!("a chunk is at most {limit} bytes"))
         } else {
-            ApiError::BadRequest(format!("the body could not be read: {inner}"))
+            Refusal::BadRequest(format!("the body could not be read: {inner}"))
         }
     })?;
     let now = state.now();
@@ -313,22 +286,11 @@ async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+async fn health(State(state): State<ApiState>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "status": "ok",
         "protocol": PROTOCOL_VERSION,
         "storage": state.storage.describe(),
         "server_time": state.now(),
     }))
-}
-
-/// Serves on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
 }

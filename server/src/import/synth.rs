@@ -42,7 +42,7 @@ pub fn write_region(region: &Region, dir: &Path, encoding: Encoding) -> Result<V
         };
         let text = to_csv(kind, &rows)?;
         let bytes = decode::encode(&text, encoding, true).ok_or_else(|| {
-            Error::Refused(format!(
+            Error::refused(format!(
                 "{} holds a character that GBK cannot encode; write it as UTF-8",
                 kind.file_name()
             ))
@@ -61,7 +61,7 @@ fn to_csv(kind: Kind, rows: &[Vec<String>]) -> Result<String> {
     let mut out = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    let csv_error = |e: csv::Error| Error::Refused(format!("writing CSV: {e}"));
+    let csv_error = |e: csv::Error| Error::refused(format!("writing CSV: {e}"));
     out.write_record(kind.columns().iter().map(|c| c.name))
         .map_err(csv_error)?;
     for row in rows {
@@ -75,8 +75,8 @@ fn to_csv(kind: Kind, rows: &[Vec<String>]) -> Result<String> {
     }
     let bytes = out
         .into_inner()
-        .map_err(|e| Error::Refused(format!("writing CSV: {e}")))?;
-    String::from_utf8(bytes).map_err(|_| Error::Refused("CSV output is not UTF-8".into()))
+        .map_err(|e| Error::refused(format!("writing CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|_| Error::refused("CSV output is not UTF-8"))
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {

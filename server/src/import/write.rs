@@ -21,8 +21,8 @@ use super::Counts;
 use super::check::{Plan, Planned};
 use crate::admin_log::{self, Action, Actor};
 use crate::error::Result;
+use crate::feed::feed_household;
 use crate::storage::{FeedItem, Tx};
-use crate::sync::feed_household;
 
 /// Writes `plan`'s new and changed records, feeds the phones concerned and logs the import.
 /// Returns the number of feed entries appended.

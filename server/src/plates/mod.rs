@@ -22,8 +22,8 @@ use fieldvisit_core::plate::PlateAuthority;
 
 use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};
+use crate::feed::household_changed;
 use crate::storage::{Storage, Tx};
-use crate::sync::household_changed;
 
 pub use sheet::{PLATES_PER_PAGE, PlateLabel, Village};
 
@@ -49,10 +49,9 @@ pub struct Reissued {
 /// plates it signs would be refused everywhere.
 fn signing_authority(tx: &mut dyn Tx) -> Result<PlateAuthority> {
     let authority = tx.plate_authority()?.ok_or_else(|| {
-        Error::Refused(
+        Error::refused(
             "this server holds no plate-signing key, so it cannot sign plates; load the registry \
-             with its plate key first (`fieldvisit-server seed`)"
-                .into(),
+             with its plate key first (`fieldvisit-server seed`)",
         )
     })?;
     if !tx.authority_keys()?.contains(&authority.public()) {
@@ -93,7 +92,7 @@ pub fn village_plates(storage: &dyn Storage, village: &str) -> Result<(Area, Vec
     })?;
     let households = tx.households_of_village(code)?;
     if households.is_empty() {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "{} ({}) has no households, so there are no plates to print; plates are printed per \
              village",
             area.name, area.code
@@ -131,7 +130,7 @@ pub fn check_out_path(out: &Path) -> Result<()> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
     if !is_svg {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "plate sheets are written as SVG: give a file name ending in .svg, not '{}' (to make \
              a PDF, convert the SVG pages: see docs/plates.md)",
             out.display()
@@ -263,7 +262,7 @@ pub fn reissue(
     let authority = signing_authority(tx.as_mut())?;
     let previous_issue = h.plate_issue;
     h.plate_issue = previous_issue.checked_add(1).ok_or_else(|| {
-        Error::Refused(format!(
+        Error::refused(format!(
             "household {} has used every plate issue number",
             h.id
         ))

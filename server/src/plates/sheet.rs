@@ -82,7 +82,7 @@ pub struct QrModules {
 /// too long for version 5-M).
 pub fn qr_modules(payload: &str) -> Result<QrModules> {
     let refused = |e: qrcode::types::QrError| {
-        Error::Refused(format!(
+        Error::refused(format!(
             "a plate payload does not fit a version 5-M QR code: {e}"
         ))
     };
@@ -92,8 +92,8 @@ pub fn qr_modules(payload: &str) -> Result<QrModules> {
         .bytes()
         .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b" $%*+-./:".contains(&b))
     {
-        return Err(Error::Refused(
-            "a plate payload has characters outside the QR alphanumeric set".into(),
+        return Err(Error::refused(
+            "a plate payload has characters outside the QR alphanumeric set",
         ));
     }
     let mut bits = Bits::new(QR_VERSION);
@@ -245,7 +245,7 @@ fn cut_lines(out: &mut String, used: usize) {
 /// [`Error::Refused`] when there are no plates, or a payload is not plate text.
 pub fn render_pages(village: Village<'_>, plates: &[PlateLabel]) -> Result<Vec<String>> {
     if plates.is_empty() {
-        return Err(Error::Refused("there are no plates to print".into()));
+        return Err(Error::refused("there are no plates to print"));
     }
     let pages = plates.len().div_ceil(PLATES_PER_PAGE);
     let mut out = Vec::with_capacity(pages);

@@ -99,15 +99,15 @@ impl Table {
         }
         let bold = CellFormat::new().set_bold();
         for (c, column) in self.columns.iter().enumerate() {
-            let c = u16::try_from(c).map_err(|_| Error::Refused("too many columns".into()))?;
+            let c = u16::try_from(c).map_err(|_| Error::refused("too many columns"))?;
             sheet
                 .write_string_with_format(0, c, *column, &bold)
                 .map_err(fail)?;
         }
         for (r, row) in self.rows.iter().enumerate() {
-            let r = u32::try_from(r + 1).map_err(|_| Error::Refused("too many rows".into()))?;
+            let r = u32::try_from(r + 1).map_err(|_| Error::refused("too many rows"))?;
             for (c, v) in row.iter().enumerate() {
-                let c = u16::try_from(c).map_err(|_| Error::Refused("too many columns".into()))?;
+                let c = u16::try_from(c).map_err(|_| Error::refused("too many columns"))?;
                 match v {
                     Value::Null => {}
                     Value::Bool(b) => {

@@ -8,8 +8,8 @@
 use fieldvisit_core::clock::{Hlc, ServerTime, WallTime};
 use fieldvisit_core::ids::{DeviceId, HouseholdId, OpId};
 use fieldvisit_core::journal::{OpKind, Operation};
+use fieldvisit_core::protocol::{RejectCode, Rejection};
 use fieldvisit_core::sql::{Row, ToValue};
-use fieldvisit_core::sync::protocol::{RejectCode, Rejection};
 
 use super::Db;
 use super::decode::{corrupt, device_id};

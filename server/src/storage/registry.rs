@@ -17,8 +17,8 @@ use fieldvisit_core::domain::{
 };
 use fieldvisit_core::ids::{AssignmentId, CadreId, HouseholdId, MeasureId, MemberId, PostId};
 use fieldvisit_core::plate::AuthorityKey;
+use fieldvisit_core::protocol::{FieldClock, FieldClocks};
 use fieldvisit_core::rows;
-use fieldvisit_core::sync::protocol::{FieldClock, FieldClocks};
 
 use super::Db;
 use super::decode::device_id;

@@ -3,10 +3,7 @@
 //! the effects of an accepted operation (the visit row, per-field merges with the conflict log,
 //! feed entries for the other devices concerned).
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
-
-use chrono::NaiveDate;
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -15,14 +12,15 @@ use fieldvisit_core::domain::exit::{self, StatusStep, StepRefusal, Verification}
 use fieldvisit_core::domain::fields::{self, Entity, FieldError};
 use fieldvisit_core::domain::photo::{MAX_PHOTOS_PER_VISIT, PhotoRef};
 use fieldvisit_core::domain::visit::{IdentifiedBy, VisitAmendment, VisitContent, VisitRecord};
-use fieldvisit_core::ids::{DeviceId, HouseholdId, VisitId};
+use fieldvisit_core::ids::{HouseholdId, VisitId};
 use fieldvisit_core::journal::{BodyError, OpBody, Operation};
-use fieldvisit_core::sync::protocol::{FieldClock, RejectCode};
+use fieldvisit_core::protocol::{FieldClock, RejectCode};
 use fieldvisit_core::validate::{Invalid, Reason};
 
 use super::MAX_CLOCK_AHEAD_MS;
-use super::fanout::{self, FeedBatch};
 use crate::error::Result;
+use crate::feed::{self, FeedBatch};
+use crate::reference::Reference;
 use crate::storage::{Conflict, DeviceRecord, PhotoLink, ServerVisit, Tx};
 
 /// Why an operation is refused; stored with it and reported to the device.
@@ -72,60 +70,6 @@ impl Plan {
             | Plan::Fields { household, .. }
             | Plan::Status { household, .. } => Some(household),
         }
-    }
-}
-
-/// Reference data that applying pushed operations reads but no pushed operation changes — the
-/// county's code lists, the plate authority keys, and which phones are responsible for a
-/// household on a day (assignments, village posts and enrolled devices) — read at most once
-/// per write transaction (a group commit holds up to [`super::batch::MAX_BATCH`] syncs) instead
-/// of once per operation. Only an import or an admin command changes them, always in a
-/// transaction of its own, so a cache that lives no longer than one transaction is never
-/// stale; the one exception, a retiring phone revoked by its final sync, calls
-/// [`Reference::forget_phones`].
-#[derive(Debug, Default)]
-pub struct Reference {
-    codes: Option<HashSet<(String, String)>>,
-    key_ids: Option<HashSet<u16>>,
-    phones: HashMap<(HouseholdId, NaiveDate), Vec<DeviceId>>,
-}
-
-impl Reference {
-    /// The active devices of every cadre responsible for `household` on `day`.
-    pub(super) fn phones_in_scope(
-        &mut self,
-        tx: &mut dyn Tx,
-        household: &HouseholdId,
-        day: NaiveDate,
-    ) -> Result<&[DeviceId]> {
-        Ok(match self.phones.entry((household.clone(), day)) {
-            Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(slot) => {
-                let cadres = tx.cadres_in_scope(household, day)?;
-                slot.insert(tx.devices_of_cadres(&cadres)?)
-            }
-        })
-    }
-
-    /// Drops the phones read so far: a device was revoked inside the transaction.
-    pub(super) fn forget_phones(&mut self) {
-        self.phones.clear();
-    }
-
-    fn codes(&mut self, tx: &mut dyn Tx) -> Result<&HashSet<(String, String)>> {
-        if self.codes.is_none() {
-            let entries = tx.code_entries()?;
-            self.codes = Some(entries.into_iter().map(|e| (e.list, e.code)).collect());
-        }
-        Ok(self.codes.get_or_insert_default())
-    }
-
-    fn key_known(&mut self, tx: &mut dyn Tx, key_id: u16) -> Result<bool> {
-        if self.key_ids.is_none() {
-            let keys = tx.authority_keys()?;
-            self.key_ids = Some(keys.into_iter().map(|k| k.key_id).collect());
-        }
-        Ok(self.key_ids.get_or_insert_default().contains(&key_id))
     }
 }
 
@@ -507,7 +451,7 @@ pub fn commit(
                     size: photo.size,
                 })?;
             }
-            fanout::visit(
+            feed::visit(
                 tx,
                 reference,
                 feed,
@@ -518,7 +462,7 @@ pub fn commit(
             )
         }
         Plan::Amend { household, .. } => {
-            fanout::visit(tx, reference, feed, device, &household, server_seq, now)
+            feed::visit(tx, reference, feed, device, &household, server_seq, now)
         }
         Plan::Status {
             household,
@@ -526,7 +470,7 @@ pub fn commit(
             exit_year,
         } => {
             tx.set_poverty_status(&household, &to, exit_year)?;
-            fanout::household_changed_in(tx, reference, feed, &household, Some(&device.id), now)
+            feed::household_changed_in(tx, reference, feed, &household, Some(&device.id), now)
         }
         Plan::Fields {
             entity,
@@ -575,7 +519,7 @@ pub fn commit(
                     })?;
                 }
             }
-            fanout::household_changed_in(
+            feed::household_changed_in(
                 tx,
                 reference,
                 feed,

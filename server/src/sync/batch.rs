@@ -12,12 +12,13 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use fieldvisit_core::clock::ServerTime;
-use fieldvisit_core::sync::protocol::{SyncRequest, SyncResponse};
+use fieldvisit_core::protocol::{SyncRequest, SyncResponse};
 use tokio::sync::oneshot;
 
-use super::{Prechecked, Pull, Pushed, Reference, handle_in, precheck, respond};
-use crate::http::blocking;
-use crate::http::error::ApiError;
+use super::{Prechecked, Pull, Pushed, handle_in, precheck, respond};
+use crate::error::{Error, Result};
+use crate::reference::Reference;
+use crate::runtime::blocking;
 use crate::storage::{DeviceRecord, Storage};
 
 /// The most requests written in one transaction: bounds the latency one slow batch adds.
@@ -28,7 +29,7 @@ struct Job {
     req: SyncRequest,
     prechecked: Prechecked,
     now: ServerTime,
-    reply: oneshot::Sender<Result<Pushed, ApiError>>,
+    reply: oneshot::Sender<Result<Pushed>>,
 }
 
 /// Hands sync requests to the writer thread.
@@ -63,7 +64,7 @@ impl GroupCommitter {
         device: DeviceRecord,
         req: SyncRequest,
         now: ServerTime,
-    ) -> Result<SyncResponse, ApiError> {
+    ) -> Result<SyncResponse> {
         let (device, req, prechecked) = blocking(move || {
             let prechecked = precheck(&device, &req.push);
             Ok((device, req, prechecked))
@@ -79,11 +80,16 @@ impl GroupCommitter {
                 now,
                 reply,
             })
-            .map_err(|_| ApiError::Unavailable)?;
-        let pushed = answer.await.map_err(|_| ApiError::Unavailable)??;
+            .map_err(|_| writer_gone())?;
+        let pushed = answer.await.map_err(|_| writer_gone())??;
         let storage = self.storage.clone();
         blocking(move || respond(storage.as_ref(), &device, pull, pushed, now)).await
     }
+}
+
+/// The writer thread has stopped (the server is shutting down): the phone retries later.
+fn writer_gone() -> Error {
+    Error::Unavailable("the writer thread has stopped".into())
 }
 
 fn writer(storage: &dyn Storage, queue: &Receiver<Job>) {
@@ -105,11 +111,7 @@ fn write_batch(storage: &dyn Storage, batch: Vec<Job>) {
         Err(e) => {
             let message = e.to_string();
             for job in batch {
-                let _ = job
-                    .reply
-                    .send(Err(ApiError::Internal(crate::error::Error::Unavailable(
-                        message.clone(),
-                    ))));
+                let _ = job.reply.send(Err(Error::Unavailable(message.clone())));
             }
             return;
         }
@@ -117,28 +119,22 @@ fn write_batch(storage: &dyn Storage, batch: Vec<Job>) {
     let mut done = Vec::with_capacity(batch.len());
     let mut reference = Reference::default();
     for job in batch {
-        let result = match tx.savepoint() {
-            Ok(()) => {
-                let result = handle_in(
-                    tx.as_mut(),
-                    &mut reference,
-                    &job.device,
-                    job.req,
-                    Some(job.prechecked),
-                    job.now,
-                );
-                let closed = if result.is_ok() {
-                    tx.release_savepoint()
-                } else {
-                    tx.rollback_to_savepoint()
-                };
-                match closed {
-                    Ok(()) => result,
-                    Err(e) => Err(ApiError::Internal(e)),
-                }
-            }
-            Err(e) => Err(ApiError::Internal(e)),
-        };
+        let result = tx.savepoint().and_then(|()| {
+            let result = handle_in(
+                tx.as_mut(),
+                &mut reference,
+                &job.device,
+                job.req,
+                Some(job.prechecked),
+                job.now,
+            );
+            let closed = if result.is_ok() {
+                tx.release_savepoint()
+            } else {
+                tx.rollback_to_savepoint()
+            };
+            closed.and(result)
+        });
         done.push((job.reply, result));
     }
     match tx.commit() {
@@ -152,9 +148,7 @@ fn write_batch(storage: &dyn Storage, batch: Vec<Job>) {
         Err(e) => {
             let message = e.to_string();
             for (reply, _) in done {
-                let _ = reply.send(Err(ApiError::Internal(crate::error::Error::Unavailable(
-                    message.clone(),
-                ))));
+                let _ = reply.send(Err(Error::Unavailable(message.clone())));
             }
         }
     }

@@ -1,23 +1,26 @@
 //! The server side of `POST /v1/sync`: authenticate the device, store and apply its pushed
 //! operations, and hand it the next page of its feed — all in one write transaction, so the
 //! acknowledgement in the response is only ever sent for committed work.
+//!
+//! Plain synchronous functions over the storage that answer `crate::Result`: the HTTP handler
+//! authenticates and runs them on blocking threads, [`batch`] groups concurrent syncs into one
+//! commit. Feed entries are appended through `crate::feed`, and a retiring phone's final sync
+//! revokes it ([`retirement`]).
 
 mod apply;
 pub mod batch;
-mod fanout;
 mod pull;
 mod push;
+pub mod retirement;
 
-pub use apply::Reference;
-pub use fanout::{feed_household, household_changed, seed_device_feed};
 pub use pull::expand;
 pub use push::{Prechecked, Source, precheck, push};
 
 use fieldvisit_core::clock::ServerTime;
-use fieldvisit_core::sync::protocol::{PROTOCOL_VERSION, PushAck, SyncRequest, SyncResponse};
+use fieldvisit_core::protocol::{PROTOCOL_VERSION, PushAck, SyncRequest, SyncResponse};
 
-use crate::error::Error;
-use crate::http::error::ApiError;
+use crate::error::{Error, Refusal, Result};
+use crate::reference::Reference;
 use crate::storage::{DeviceRecord, Storage, Tx};
 
 /// How far ahead of the server a device clock may run before its timestamps are clamped for
@@ -25,12 +28,12 @@ use crate::storage::{DeviceRecord, Storage, Tx};
 pub const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60 * 1000;
 
 /// Finds the device a bearer token belongs to; a revoked device is refused with its reason.
-pub fn authenticate(storage: &dyn Storage, token: &str) -> Result<DeviceRecord, ApiError> {
-    let hash = crate::enroll::token_hash(token);
+pub fn authenticate(storage: &dyn Storage, token: &str) -> Result<DeviceRecord> {
+    let hash = crate::token::token_hash(token);
     let mut tx = storage.read()?;
-    let device = tx.device_by_token(&hash)?.ok_or(ApiError::Unauthorized)?;
+    let device = tx.device_by_token(&hash)?.ok_or(Refusal::Unauthorized)?;
     if let Some(revoked) = &device.revoked {
-        return Err(ApiError::Revoked(revoked.reason.clone()));
+        return Err(Refusal::Revoked(revoked.reason.clone()).into());
     }
     Ok(device)
 }
@@ -41,7 +44,7 @@ pub fn handle(
     device: &DeviceRecord,
     req: SyncRequest,
     now: ServerTime,
-) -> Result<SyncResponse, ApiError> {
+) -> Result<SyncResponse> {
     let pull = Pull::of(&req);
     let prechecked = precheck(device, &req.push);
     let mut tx = storage.write()?;
@@ -91,12 +94,12 @@ pub fn handle_in(
     req: SyncRequest,
     prechecked: Option<Prechecked>,
     now: ServerTime,
-) -> Result<Pushed, ApiError> {
+) -> Result<Pushed> {
     if req.protocol != PROTOCOL_VERSION {
-        return Err(ApiError::UnsupportedProtocol(req.protocol));
+        return Err(Refusal::UnsupportedProtocol(req.protocol).into());
     }
     if req.device != device.id {
-        return Err(ApiError::WrongDevice);
+        return Err(Refusal::WrongDevice.into());
     }
     // Re-read inside the write lock: another request of the same device may have moved its
     // head since authentication, or an admin may have revoked it.
@@ -104,7 +107,7 @@ pub fn handle_in(
         .device(&device.id)?
         .ok_or_else(|| Error::Corrupt("authenticated device vanished".into()))?;
     if let Some(revoked) = &device.revoked {
-        return Err(ApiError::Revoked(revoked.reason.clone()));
+        return Err(Refusal::Revoked(revoked.reason.clone()).into());
     }
     let ack = push::push(
         tx,
@@ -125,7 +128,7 @@ pub fn handle_in(
     )?;
     // A retiring device whose final upload is in: revoked now, in this transaction, so its
     // acknowledgement and its revocation commit together; its next call gets 401.
-    if crate::devices::finish_retirement(tx, &device, req.pending, &ack, now)? {
+    if retirement::finish_retirement(tx, &device, req.pending, &ack, now)? {
         reference.forget_phones();
     }
     Ok(Pushed { ack, clock_skew_ms })
@@ -142,7 +145,7 @@ pub fn respond(
     pull: Pull,
     pushed: Pushed,
     now: ServerTime,
-) -> Result<SyncResponse, ApiError> {
+) -> Result<SyncResponse> {
     let mut tx = storage.read()?;
     let page = pull::pull(tx.as_mut(), device, pull.cursor, pull.page_bytes)?;
     Ok(SyncResponse {

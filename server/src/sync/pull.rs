@@ -4,7 +4,7 @@
 //! it is now, with its field clocks for merging.
 
 use fieldvisit_core::journal::{OpBody, OpKind};
-use fieldvisit_core::sync::protocol::{Change, ChangeBody, MemberState};
+use fieldvisit_core::protocol::{Change, ChangeBody, MemberState};
 
 use crate::error::Result;
 use crate::storage::{DeviceRecord, FeedItem, Tx};

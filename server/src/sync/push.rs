@@ -10,11 +10,12 @@ use ed25519_dalek::VerifyingKey;
 use fieldvisit_core::clock::ServerTime;
 use fieldvisit_core::ids::OpId;
 use fieldvisit_core::journal::{BodyError, BreakKind, ChainPoint, OpBody, verify_chain};
-use fieldvisit_core::sync::protocol::{PushAck, PushProblem, PushedOp, Rejection};
+use fieldvisit_core::protocol::{PushAck, PushProblem, PushedOp, Rejection};
 
-use super::apply::{self, Reference};
-use super::fanout::FeedBatch;
+use super::apply;
 use crate::error::{Error, Result};
+use crate::feed::FeedBatch;
+use crate::reference::Reference;
 use crate::storage::{DeviceRecord, Outcome, Tx};
 
 /// Who hands the operations over.
@@ -98,7 +99,7 @@ pub fn push(
     // operation whose id it was decoded from.
     let mut bodies = bodies.into_iter();
     if device.revoked.is_some() && source != Source::AdminImport {
-        return Err(Error::Refused(format!("device {} is revoked", device.id)));
+        return Err(Error::refused(format!("device {} is revoked", device.id)));
     }
     let key = VerifyingKey::from_bytes(&device.public_key)
         .map_err(|_| Error::Corrupt("stored device key is not a valid public key".into()))?;

@@ -59,12 +59,12 @@ impl std::str::FromStr for Role {
 pub fn hash_password(password: &str) -> Result<String> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "the password has {n} characters; it needs at least {MIN_PASSWORD_CHARS}"
         )));
     }
     if n > MAX_PASSWORD_CHARS {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "the password is longer than {MAX_PASSWORD_CHARS} characters"
         )));
     }
@@ -96,8 +96,8 @@ pub fn verify_password(stored: &str, password: &str) -> bool {
 fn check_name(name: &str) -> Result<()> {
     let actor = Actor::new(name)?;
     if actor.as_str() != name {
-        return Err(Error::Refused(
-            "the account name starts or ends with spaces".into(),
+        return Err(Error::refused(
+            "the account name starts or ends with spaces",
         ));
     }
     Ok(())
@@ -106,7 +106,7 @@ fn check_name(name: &str) -> Result<()> {
 /// Creates an account.
 ///
 /// # Errors
-/// [`Error::Refused`] for a bad name, a short password or a taken name.
+/// [`Error::Refused`] for a bad name or a short password; [`Error::Conflict`] for a taken name.
 pub fn add(
     storage: &dyn Storage,
     name: &str,
@@ -128,7 +128,7 @@ pub fn add(
         locked_until: None,
     })?;
     if !created {
-        return Err(Error::Refused(format!("an account named {name} exists")));
+        return Err(Error::Conflict(format!("an account named {name} exists")));
     }
     admin_log::record(
         tx.as_mut(),
@@ -167,7 +167,7 @@ pub fn read_password(input: &mut dyn BufRead) -> Result<String> {
     input.read_line(&mut line)?;
     let password = line.trim_end_matches(['\r', '\n']).to_string();
     if password.is_empty() {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "no password: give it on standard input or in {PASSWORD_VAR}"
         )));
     }

@@ -13,9 +13,11 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 
+use crate::error::{Error, Refusal, Result};
+use crate::http::blocking;
 use crate::http::error::ApiError;
-use crate::http::{AppState, blocking};
 use crate::report::{self, Format, Period, ReportOptions};
+use crate::web::WebState;
 
 const MAX_DAYS: u32 = 3660;
 const MAX_LIMIT: usize = 1_000_000;
@@ -26,21 +28,20 @@ fn number<T: std::str::FromStr>(
     default: T,
     valid: impl Fn(&T) -> bool,
     what: &str,
-) -> Result<T, ApiError> {
+) -> Result<T> {
     match q.get(key) {
         None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n| valid(n))
-            .ok_or_else(|| ApiError::BadRequest(format!("{key} must be {what}, not {v:?}"))),
+        Some(v) => {
+            v.trim().parse().ok().filter(|n| valid(n)).ok_or_else(|| {
+                Refusal::BadRequest(format!("{key} must be {what}, not {v:?}")).into()
+            })
+        }
     }
 }
 
 /// A date of the years 2000 to 2100 (a report outside them is a mistake, and a period of
 /// centuries would only burn the server's time).
-fn date(q: &HashMap<String, String>, key: &str) -> Result<Option<NaiveDate>, ApiError> {
+fn date(q: &HashMap<String, String>, key: &str) -> Result<Option<NaiveDate>> {
     use chrono::Datelike;
     q.get(key)
         .map(|v| {
@@ -48,16 +49,17 @@ fn date(q: &HashMap<String, String>, key: &str) -> Result<Option<NaiveDate>, Api
                 .ok()
                 .filter(|d| (2000..=2100).contains(&d.year()))
                 .ok_or_else(|| {
-                    ApiError::BadRequest(format!(
+                    Refusal::BadRequest(format!(
                         "{key} must be a date of 2000 to 2100 like 2026-03-01, not {v:?}"
                     ))
+                    .into()
                 })
         })
         .transpose()
 }
 
 /// The report options a query asks for, as the CLI would build them.
-fn options(q: &HashMap<String, String>, today: NaiveDate) -> Result<ReportOptions, ApiError> {
+fn options(q: &HashMap<String, String>, today: NaiveDate) -> Result<ReportOptions> {
     let days = number(
         q,
         "days",
@@ -68,14 +70,13 @@ fn options(q: &HashMap<String, String>, today: NaiveDate) -> Result<ReportOption
     let to = date(q, "to")?.unwrap_or(today);
     let period = match date(q, "from")? {
         Some(from) if from > to => {
-            return Err(ApiError::BadRequest(format!(
-                "from ({from}) is after to ({to})"
-            )));
+            return Err(Refusal::BadRequest(format!("from ({from}) is after to ({to})")).into());
         }
         Some(from) if (to - from).num_days() >= i64::from(MAX_DAYS) => {
-            return Err(ApiError::BadRequest(format!(
+            return Err(Refusal::BadRequest(format!(
                 "the period from {from} to {to} is longer than {MAX_DAYS} days"
-            )));
+            ))
+            .into());
         }
         Some(from) => Period { from, to },
         None => Period::last_days(to, days),
@@ -95,29 +96,30 @@ fn options(q: &HashMap<String, String>, today: NaiveDate) -> Result<ReportOption
 
 /// `GET /v1/admin/reports/{name}`.
 pub async fn report(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Path(name): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     if super::pages::session(&state, &headers).await?.is_none() {
-        return Err(ApiError::NotLoggedIn);
+        return Err(Refusal::NotLoggedIn.into());
     }
     let Some(name) = report::NAMES.iter().copied().find(|n| *n == name) else {
-        return Err(ApiError::NotFound(format!(
+        return Err(Error::NotFound(format!(
             "no report named {name}; reports: {}",
             report::NAMES.join(", ")
-        )));
+        ))
+        .into());
     };
     let format: Format = q
         .get("format")
         .map_or(Ok(Format::Csv), |f| f.parse())
-        .map_err(ApiError::BadRequest)?;
+        .map_err(Refusal::BadRequest)?;
     let opts = options(&q, state.clock.now().local_date())?;
     let storage = state.storage.clone();
     let bytes = blocking(move || {
         let table = report::run(&mut *storage.read()?, name, &opts)?;
-        Ok(table.render(format, name)?)
+        table.render(format, name)
     })
     .await?;
     let disposition = format!("attachment; filename=\"{name}.{}\"", format.extension());
@@ -168,7 +170,7 @@ mod tests {
             (vec![("from", "2001-01-01"), ("to", "2026-01-01")], "longer"),
         ] {
             let e = options(&q(&pairs), today).unwrap_err();
-            assert!(matches!(e, ApiError::BadRequest(_)), "{e}");
+            assert!(matches!(e, Error::Refused(Refusal::BadRequest(_))), "{e}");
             assert!(e.to_string().contains(word), "{e}");
         }
     }

@@ -11,6 +11,9 @@
 //! - [`photos`]: a visit photo's bytes for the visit page, behind the same session.
 //! - [`api`]: `GET /v1/admin/reports/{name}`, the CLI's reports as CSV, JSON or xlsx.
 //! - [`html`], [`i18n`]: escaping-by-construction markup, and the one table of labels.
+//!
+//! Its handlers answer errors through the phones' API's one mapping (`crate::http::error`);
+//! it never names the phones' routes, and `crate::app` joins the two.
 
 pub mod accounts;
 pub mod api;
@@ -20,10 +23,38 @@ pub mod i18n;
 pub mod pages;
 pub mod photos;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::http::AppState;
+use fieldvisit_core::clock::{Clock, ServerTime};
+
+use crate::storage::Storage;
+
+/// What the dashboard's handlers share; `crate::app` makes it from the application's state.
+#[derive(Clone)]
+pub struct WebState {
+    pub storage: Arc<dyn Storage>,
+    pub clock: Arc<dyn Clock>,
+    /// The dashboard's settings.
+    pub web: WebConfig,
+}
+
+impl std::fmt::Debug for WebState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebState")
+            .field("storage", &self.storage.describe())
+            .field("web", &self.web)
+            .finish()
+    }
+}
+
+impl WebState {
+    pub(crate) fn now(&self) -> ServerTime {
+        ServerTime(self.clock.now().0)
+    }
+}
 
 /// How the dashboard behaves; [`WebConfig::default`] is what `serve` uses unless told
 /// otherwise.
@@ -50,8 +81,8 @@ impl Default for WebConfig {
     }
 }
 
-/// The dashboard's and the admin API's routes.
-pub fn routes() -> Router<AppState> {
+/// The dashboard's and the admin API's routes; `crate::app` joins them with the phones' API.
+pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/admin", get(pages::home))
         .route("/admin/", get(pages::home))

@@ -17,8 +17,10 @@ use axum::response::{IntoResponse, Response};
 use fieldvisit_core::domain::photo::check_hash;
 
 use super::pages;
+use crate::error::{Error, Refusal};
+use crate::http::blocking;
 use crate::http::error::ApiError;
-use crate::http::{AppState, blocking};
+use crate::web::WebState;
 
 /// The `Cache-Control` of a photo: content-addressed, so immutable; private to the admin.
 const CACHE: &str = "private, max-age=31536000, immutable";
@@ -39,7 +41,7 @@ pub fn image_type(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
 
 /// `GET /admin/photos/{sha256}`.
 pub async fn photo(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Path(sha256): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -47,17 +49,16 @@ pub async fn photo(
         return Ok(pages::to_login());
     }
     if check_hash("sha256", &sha256).is_err() {
-        return Err(ApiError::BadRequest(
+        return Err(Refusal::BadRequest(
             "a photo is named by its SHA-256: 64 lowercase hex digits".into(),
-        ));
+        )
+        .into());
     }
     let storage = state.storage.clone();
     let name = sha256.clone();
-    let bytes = blocking(move || Ok(storage.read()?.photo_bytes(&name)?)).await?;
+    let bytes = blocking(move || storage.read()?.photo_bytes(&name)).await?;
     let Some(bytes) = bytes else {
-        return Err(ApiError::NotFound(format!(
-            "the server holds no complete photo {sha256}"
-        )));
+        return Err(Error::NotFound(format!("the server holds no complete photo {sha256}")).into());
     };
     let (media_type, disposition) = match image_type(&bytes) {
         Some((media_type, ext)) => (media_type, format!("inline; filename=\"{sha256}.{ext}\"")),

@@ -7,7 +7,7 @@ use ed25519_dalek::SigningKey;
 use fieldvisit_core::clock::{ServerTime, WallTime};
 use fieldvisit_core::ids::{AssignmentId, CadreId, HouseholdId, OpId, PostId, VisitId};
 use fieldvisit_core::journal::{OpKind, Operation};
-use fieldvisit_core::sync::protocol::RejectCode;
+use fieldvisit_core::protocol::RejectCode;
 use fieldvisit_server::storage::{FeedItem, Outcome, ServerVisit, Storage};
 
 use super::{T0, add_device, chain, device_id};

@@ -11,7 +11,7 @@ use fieldvisit_core::clock::{Hlc, ServerTime};
 use fieldvisit_core::domain::{Assignment, Household, RegistryRecord, VillagePost};
 use fieldvisit_core::ids::{AssignmentId, CadreId, HouseholdId, PostId};
 use fieldvisit_core::plate::AuthorityKey;
-use fieldvisit_core::sync::protocol::FieldClock;
+use fieldvisit_core::protocol::FieldClock;
 use fieldvisit_server::storage::{Conflict, Storage};
 
 use super::{T0, device_id, load, sorted};

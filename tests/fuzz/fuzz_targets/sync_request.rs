@@ -2,7 +2,7 @@
 //! request's operations rebuild and their bodies decode or fail with a typed error.
 #![no_main]
 
-use fieldvisit_core::sync::protocol::{EnrollRequest, SyncRequest};
+use fieldvisit_core::protocol::{EnrollRequest, SyncRequest};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -130,7 +130,7 @@ fn lock_key(schema: &str) -> i64 {
 }
 
 fn parse_config(url: &str) -> Result<Config> {
-    Config::from_str(url).map_err(|e| Error::Refused(format!("not a PostgreSQL URL: {e}")))
+    Config::from_str(url).map_err(|e| Error::refused(format!("not a PostgreSQL URL: {e}")))
 }
 
 impl PostgresStorage {
@@ -147,7 +147,7 @@ impl PostgresStorage {
     /// database can hold several independent fieldvisit databases, e.g. one per test.
     pub fn connect_in_schema(url: &str, schema: &str) -> Result<PostgresStorage> {
         if !valid_schema(schema) {
-            return Err(Error::Refused(format!(
+            return Err(Error::refused(format!(
                 "{schema:?} is not a schema name (use a-z, 0-9 and _)"
             )));
         }
@@ -178,8 +178,8 @@ impl PostgresStorage {
             .query_one("SELECT current_schema()", &[])?
             .try_get(0)?;
         let schema = schema.ok_or_else(|| {
-            Error::Refused(
-                "the search_path names no existing schema: create it first (CREATE SCHEMA)".into(),
+            Error::refused(
+                "the search_path names no existing schema: create it first (CREATE SCHEMA)",
             )
         })?;
         let mut target = format!("{host}/{}", config.get_dbname().unwrap_or(""));

@@ -21,7 +21,7 @@ impl ScratchSchema {
         getrandom::fill(&mut random).map_err(|e| Error::Unavailable(e.to_string()))?;
         let name = format!("{prefix}_{}", u64::from_ne_bytes(random));
         if !valid_schema(&name) {
-            return Err(Error::Refused(format!("{prefix:?} is not a schema prefix")));
+            return Err(Error::refused(format!("{prefix:?} is not a schema prefix")));
         }
         Ok(ScratchSchema {
             url: url.to_string(),
@@ -45,9 +45,8 @@ impl ScratchSchema {
     pub fn url(&self) -> Result<String> {
         let config = parse_config(&self.url)?;
         if config.get_options().is_some() {
-            return Err(Error::Refused(
-                "the base URL already sets options; a scratch schema cannot add its search path"
-                    .into(),
+            return Err(Error::refused(
+                "the base URL already sets options; a scratch schema cannot add its search path",
             ));
         }
         config

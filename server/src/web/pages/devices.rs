@@ -13,8 +13,9 @@ use fieldvisit_core::ids::DeviceId;
 use super::{PageQuery, context, time_cell};
 use crate::admin_log::Actor;
 use crate::error::Error;
+use crate::http::blocking;
 use crate::http::error::ApiError;
-use crate::http::{AppState, blocking};
+use crate::web::WebState;
 use crate::web::accounts::Role;
 use crate::web::auth;
 use crate::web::html::{Markup, esc, hidden, labelled_table};
@@ -23,7 +24,7 @@ use crate::web::i18n::Lang;
 /// `GET /admin/devices`: every phone with its sync health; a sync admin also gets a revoke
 /// form on each phone not yet revoked.
 pub async fn devices(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
@@ -129,7 +130,7 @@ pub struct RevokeForm {
 
 /// `POST /admin/devices/{id}/revoke`: sync admins only; the device's next sync gets 401.
 pub async fn revoke(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Form(form): Form<RevokeForm>,
@@ -162,7 +163,7 @@ pub async fn revoke(
         match crate::admin::revoke(storage.as_ref(), &device, &reason, &actor, now) {
             Ok(()) => Ok(true),
             Err(Error::NotFound(_)) => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     })
     .await?;

@@ -28,9 +28,10 @@ use super::accounts::Role;
 use super::auth::{self, Admin, Login};
 use super::html::{self, Chrome, Markup, esc};
 use super::i18n::Lang;
+use crate::http::blocking;
 use crate::http::error::ApiError;
-use crate::http::{AppState, blocking};
 use crate::report;
+use crate::web::WebState;
 
 /// Query parameters every page understands.
 #[derive(Debug, Default, Deserialize)]
@@ -84,7 +85,7 @@ fn role_key(role: Role) -> &'static str {
 
 /// The admin the request's session cookie names, if the session is live.
 pub(super) async fn session(
-    state: &AppState,
+    state: &WebState,
     headers: &HeaderMap,
 ) -> Result<Option<Admin>, ApiError> {
     let (storage, config, headers, now) = (
@@ -93,7 +94,7 @@ pub(super) async fn session(
         headers.clone(),
         state.now(),
     );
-    blocking(move || Ok(auth::current(storage.as_ref(), &config, &headers, now)?)).await
+    blocking(move || auth::current(storage.as_ref(), &config, &headers, now)).await
 }
 
 pub(super) fn to_login() -> Response {
@@ -101,7 +102,7 @@ pub(super) fn to_login() -> Response {
 }
 
 async fn context(
-    state: &AppState,
+    state: &WebState,
     headers: &HeaderMap,
     lang: Option<&str>,
     path: impl Into<String>,
@@ -145,7 +146,7 @@ fn login_page(lang: Lang, remember: bool, status: StatusCode, failed: bool) -> R
 
 /// `GET /admin/login`: the form (or the dashboard, when already logged in).
 pub async fn login_form(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
@@ -167,23 +168,16 @@ pub struct LoginForm {
 /// `POST /admin/login`: opens a session and sends the browser to the device page, or shows
 /// the form again with one generic error (401).
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
     let (lang, _) = Lang::of_request(None, &headers);
     let (storage, config, now) = (state.storage.clone(), state.web, state.now());
     let name = form.username.trim().to_string();
-    let outcome = blocking(move || {
-        Ok(auth::login(
-            storage.as_ref(),
-            &config,
-            &name,
-            &form.password,
-            now,
-        )?)
-    })
-    .await?;
+    let outcome =
+        blocking(move || auth::login(storage.as_ref(), &config, &name, &form.password, now))
+            .await?;
     match outcome {
         Login::Opened { token } => {
             let mut response = Redirect::to("/admin/devices").into_response();
@@ -204,7 +198,7 @@ pub struct CsrfForm {
 
 /// `POST /admin/logout`: ends the session.
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ApiError> {
@@ -216,7 +210,7 @@ pub async fn logout(
         return Ok(ctx.refusal(StatusCode::FORBIDDEN, "error.csrf"));
     }
     let storage = state.storage.clone();
-    blocking(move || Ok(auth::logout(storage.as_ref(), &headers)?)).await?;
+    blocking(move || auth::logout(storage.as_ref(), &headers)).await?;
     let mut response = to_login();
     for cookie in auth::cleared_cookies(&state.web) {
         response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -11,9 +11,10 @@ use serde_json::Value;
 use fieldvisit_core::ids::VisitId;
 
 use super::{PageQuery, context};
+use crate::http::blocking;
 use crate::http::error::ApiError;
-use crate::http::{AppState, blocking};
 use crate::report::{self, Period, ReportOptions, Table};
+use crate::web::WebState;
 use crate::web::html::{Markup, esc, labelled_table};
 use crate::web::i18n::Lang;
 
@@ -34,7 +35,7 @@ fn parse_days(days: Option<&str>) -> Option<u32> {
 /// A report as a page: the period form (unless `days` is `None`), then the table with
 /// translated headers.
 async fn report_page(
-    state: AppState,
+    state: WebState,
     headers: HeaderMap,
     q: PageQuery,
     name: &'static str,
@@ -57,8 +58,7 @@ async fn report_page(
         limit: REJECTED_ROWS,
     };
     let storage = state.storage.clone();
-    let result: Table =
-        blocking(move || Ok(report::run(&mut *storage.read()?, name, &opts)?)).await?;
+    let result: Table = blocking(move || report::run(&mut *storage.read()?, name, &opts)).await?;
     let mut body = Markup::default();
     if with_days {
         body.push(Markup::raw(format!(
@@ -130,7 +130,7 @@ fn cell(lang: Lang, column: &str, value: &Value) -> Markup {
 
 /// `GET /admin/coverage?days=N`: visited share per village (and per cadre).
 pub async fn coverage(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
@@ -148,7 +148,7 @@ pub async fn coverage(
 
 /// `GET /admin/unvisited?days=N`: households with no visit in the last N days.
 pub async fn unvisited(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
@@ -166,7 +166,7 @@ pub async fn unvisited(
 
 /// `GET /admin/flags?days=N`: anomaly flags on the visits of the last N days.
 pub async fn flags(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
@@ -184,7 +184,7 @@ pub async fn flags(
 
 /// `GET /admin/rejected`: the newest refused operations with their reasons.
 pub async fn rejected(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {

@@ -16,16 +16,17 @@ use fieldvisit_core::ids::VisitId;
 
 use super::reports::visit_link;
 use super::{PageQuery, context, time_cell};
+use crate::http::blocking;
 use crate::http::error::ApiError;
-use crate::http::{AppState, blocking};
 use crate::report::flags::Flag;
 use crate::report::visit::{self, FLAG_WINDOW_DAYS, PhotoView, VisitView};
+use crate::web::WebState;
 use crate::web::html::{Markup, esc, facts, labelled_table};
 use crate::web::i18n::Lang;
 
 /// `GET /admin/visits/{id}`: the visit's page, or 404 when there is no such visit.
 pub async fn visit(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
@@ -39,7 +40,7 @@ pub async fn visit(
         Err(redirect) => return Ok(redirect),
     };
     let storage = state.storage.clone();
-    let Some(view) = blocking(move || Ok(visit::load(&mut *storage.read()?, id)?)).await? else {
+    let Some(view) = blocking(move || visit::load(&mut *storage.read()?, id)).await? else {
         return Ok(ctx.refusal(StatusCode::NOT_FOUND, "error.no_visit"));
     };
     let title = format!("{} {id}", ctx.lang.t("visit.title"));
@@ -49,7 +50,7 @@ pub async fn visit(
 /// The 404 page for an id that is not even well-formed (after the session check, so that
 /// without a session it is the login page like everywhere else).
 async fn refuse_unknown(
-    state: &AppState,
+    state: &WebState,
     headers: &HeaderMap,
     lang: Option<&str>,
     path: &'static str,

@@ -8,10 +8,10 @@ use fieldvisit_core::Store;
 use fieldvisit_core::clock::{Clock, Hlc, ServerTime, SystemClock, WallTime};
 use fieldvisit_core::ids::DeviceId;
 use fieldvisit_core::journal::ChainPoint;
-use fieldvisit_core::sync::http::HttpTransport;
-use fieldvisit_core::sync::protocol::{
+use fieldvisit_core::protocol::{
     DEFAULT_PAGE_BYTES, EnrollRequest, PROTOCOL_VERSION, PushedOp, SyncRequest,
 };
+use fieldvisit_core::sync::http::HttpTransport;
 use fieldvisit_core::sync::{SyncOptions, Transport};
 use fieldvisit_core::synth::RegionSpec;
 use fieldvisit_tests::harness::TestServer;

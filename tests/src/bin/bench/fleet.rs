@@ -26,12 +26,12 @@ use fieldvisit_core::domain::Household;
 use fieldvisit_core::domain::visit::{IdentifiedBy, VisitRecord};
 use fieldvisit_core::ids::{CadreId, DeviceId, OpId, VisitId};
 use fieldvisit_core::journal::{ChainPoint, OpBody, Operation, UnsignedOperation};
+use fieldvisit_core::protocol::{
+    DEFAULT_PAGE_BYTES, EnrollRequest, PROTOCOL_VERSION, PushedOp, SyncRequest,
+};
 use fieldvisit_core::sync::Transport;
 use fieldvisit_core::sync::codec::{self, Dictionary};
 use fieldvisit_core::sync::http::HttpTransport;
-use fieldvisit_core::sync::protocol::{
-    DEFAULT_PAGE_BYTES, EnrollRequest, PROTOCOL_VERSION, PushedOp, SyncRequest,
-};
 use fieldvisit_core::synth::{Region, RegionSpec};
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::postgres::ScratchSchema;
@@ -299,7 +299,7 @@ fn sync_prepared(
     let down = raw.len() as u64;
     let plain = codec::decode(&encoding, &raw, 1 << 26, |_| dictionary.cloned())
         .map_err(|e| e.to_string())?;
-    let answer: fieldvisit_core::sync::protocol::SyncResponse =
+    let answer: fieldvisit_core::protocol::SyncResponse =
         serde_json::from_slice(&plain).map_err(|e| e.to_string())?;
     if answer.ack.problem.is_some() || !answer.ack.rejected.is_empty() {
         return Err(format!(

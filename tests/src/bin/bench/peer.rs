@@ -24,10 +24,11 @@ use fieldvisit_core::domain::visit::{
     Identification, IdentifiedBy, Location, VisitContent, VisitRecord,
 };
 use fieldvisit_core::ids::{CadreId, VisitId};
+use fieldvisit_core::report::SyncReport;
+use fieldvisit_core::sync::SyncOptions;
 use fieldvisit_core::sync::http::HttpTransport;
-use fieldvisit_core::sync::{SyncOptions, SyncReport};
 use fieldvisit_core::synth::{Region, RegionSpec};
-use fieldvisit_server::http::AppState;
+use fieldvisit_server::app::AppState;
 use fieldvisit_server::storage::Storage;
 use fieldvisit_server::storage::sqlite::SqliteStorage;
 use rand::{Rng, SeedableRng};
@@ -307,7 +308,7 @@ fn ours(region: &Region, work: &Workload, dictionary: Option<&[u8]>) -> Result<S
     let address = listener.local_addr()?;
     let url = format!("http://{address}");
     let state = AppState::new(storage.clone(), Arc::new(SystemClock))?;
-    runtime.spawn(fieldvisit_server::http::serve(
+    runtime.spawn(fieldvisit_server::app::serve(
         listener,
         state,
         std::future::pending(),

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use fieldvisit_core::clock::WallTime;
 use fieldvisit_core::domain::photo::{CHUNK_BYTES, PhotoSource, sha256_hex};
 use fieldvisit_core::domain::visit::Identification;
-use fieldvisit_core::sync::http::HttpTransport;
-use fieldvisit_core::sync::protocol::{EnrollRequest, EnrollResponse, SyncRequest, SyncResponse};
-use fieldvisit_core::sync::{
-    Exchange, PhotoStatus, RetryPolicy, SyncOptions, Transport, TransportError,
+use fieldvisit_core::protocol::{
+    EnrollRequest, EnrollResponse, PhotoStatus, SyncRequest, SyncResponse,
 };
+use fieldvisit_core::sync::http::HttpTransport;
+use fieldvisit_core::sync::{Exchange, RetryPolicy, SyncOptions, Transport, TransportError};
 use fieldvisit_tests::harness::{TestServer, options, today};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -1,14 +1,16 @@
 //! Feed entries: which devices must hear of a change, and what a newly enrolled device (or one
 //! whose scope grew) must receive. A device's feed is its own ordered list; entries name rows,
-//! and the page sent is built from those rows' current state.
+//! and the page sent is built from those rows' current state. Sync (a pushed operation),
+//! enrollment, the registry import, admin moves, exits and plates all feed phones through
+//! here; this module calls none of them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use fieldvisit_core::clock::{ServerTime, WallTime};
 use fieldvisit_core::ids::{DeviceId, HouseholdId};
 
-use super::apply::Reference;
 use crate::error::Result;
+use crate::reference::Reference;
 use crate::storage::{DeviceRecord, FeedItem, Tx};
 
 fn today(now: ServerTime) -> chrono::NaiveDate {
@@ -77,7 +79,7 @@ pub fn household_changed(
 }
 
 /// [`household_changed`] within a push: the entries join the push's [`FeedBatch`].
-pub(super) fn household_changed_in(
+pub(crate) fn household_changed_in(
     tx: &mut dyn Tx,
     reference: &mut Reference,
     feed: &mut FeedBatch,

@@ -268,6 +268,21 @@ pub struct MemberState {
     pub clocks: FieldClocks,
 }
 
+/// `GET /v1/photos/{sha256}` and every chunk `PUT`: where the server stands with a photo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoStatus {
+    pub sha256: String,
+    /// The size the device's visit declared for the photo.
+    pub size: u64,
+    /// Every chunk but the last is exactly this long.
+    pub chunk_bytes: u32,
+    /// Chunk indexes the server holds, ascending (empty once complete).
+    #[serde(default)]
+    pub received: Vec<u32>,
+    /// The server holds the whole photo and its hash checked out.
+    pub complete: bool,
+}
+
 /// The body of every error response (4xx and 5xx).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -310,8 +325,73 @@ pub enum ErrorCode {
     /// 422: the assembled photo's SHA-256 is not its name; the server discarded what it had
     /// and the device sends the photo again.
     PhotoHashMismatch,
+    /// 409: the request contradicts what the server holds (a name that is already taken);
+    /// nothing was changed.
+    Conflict,
     /// 503: the server is overloaded or shutting down; retry with backoff.
     Unavailable,
     /// 500: a fault on the server; retry with backoff.
     Internal,
+}
+
+/// The marker of a phone's export file ([`UnsyncedExport`]).
+pub const EXPORT_FORMAT: &str = "fieldvisit-unsynced-v1";
+
+/// A phone's export file (`fieldvisit-unsynced-v1`, docs/devices.md): the operations of one
+/// device that the server has not acknowledged, signed and chained exactly as they would have
+/// been pushed, for a sync admin to import when the phone is lost, broken or revoked. The
+/// phone writes it (`export_unsynced`), the server reads it (`import-unsynced`); both use this
+/// one type, so the field order written here is the one every existing file has.
+///
+/// The identifying fields stay text: the server checks them on import and names what is wrong
+/// with a file, rather than failing to read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnsyncedExport {
+    /// Always [`EXPORT_FORMAT`].
+    pub format: String,
+    /// The device id.
+    pub device: String,
+    /// The device's Ed25519 public key (standard base64), to verify the signatures.
+    pub public_key: String,
+    /// The device's cadre when it was exported, for the admin reading the file.
+    #[serde(default)]
+    pub cadre: Option<String>,
+    /// The device's wall clock when the file was written (milliseconds).
+    #[serde(default)]
+    pub exported_at: Option<i64>,
+    /// The last operation the server acknowledged; the file continues from the next one.
+    #[serde(default)]
+    pub acked_seq: Option<u64>,
+    pub operations: Vec<Operation>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_file_is_written_with_the_fields_phones_always_wrote() {
+        let file = UnsyncedExport {
+            format: EXPORT_FORMAT.into(),
+            device: "d".into(),
+            public_key: "k".into(),
+            cadre: None,
+            exported_at: Some(7),
+            acked_seq: Some(3),
+            operations: Vec::new(),
+        };
+        let text = serde_json::to_string(&file).unwrap();
+        assert_eq!(
+            text,
+            r#"{"format":"fieldvisit-unsynced-v1","device":"d","public_key":"k","cadre":null,"exported_at":7,"acked_seq":3,"operations":[]}"#
+        );
+        let read: UnsyncedExport = serde_json::from_str(
+            r#"{"format":"fieldvisit-unsynced-v1","device":"d","public_key":"k","operations":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (read.cadre, read.exported_at, read.acked_seq),
+            (None, None, None)
+        );
+    }
 }
