@@ -16,6 +16,7 @@ pub mod error;
 pub mod exit;
 pub mod http;
 pub mod import;
+pub mod labels;
 pub mod photos;
 pub mod plates;
 pub mod report;

@@ -336,7 +336,7 @@ fn a_household_becomes_exited_by_verification_notice_and_county_approval_in_orde
             required_per_month: 4,
             limit: 50,
         };
-        fieldvisit_server::report::run(tx.as_mut(), "exits", &opts).unwrap()
+        fieldvisit_server::report::exits::report(tx.as_mut(), opts.period).unwrap()
     };
     let rows: Vec<(String, String, String, String)> = exits
         .rows

@@ -6,11 +6,12 @@
 //!
 //! - [`accounts`]: the accounts and their CLI (`admin-user add|list|disable`), Argon2id hashes.
 //! - [`auth`]: logins, sessions, CSRF tokens, lockout after failed logins.
-//! - [`pages`]: the HTML pages and the forms (login, logout, revoke a device), and a visit's
-//!   page.
+//! - [`pages`]: the HTML pages and the forms (login, logout, revoke a device), a page per
+//!   report (`crate::report::Report`, at [`page_path`]), and a visit's page.
 //! - [`photos`]: a visit photo's bytes for the visit page, behind the same session.
 //! - [`api`]: `GET /v1/admin/reports/{name}`, the CLI's reports as CSV, JSON or xlsx.
-//! - [`html`], [`i18n`]: escaping-by-construction markup, and the one table of labels.
+//! - [`html`], [`i18n`]: escaping-by-construction markup, and the language of a request (the
+//!   labels are `crate::labels`).
 
 pub mod accounts;
 pub mod api;
@@ -21,9 +22,12 @@ pub mod pages;
 pub mod photos;
 
 use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 
 use crate::http::AppState;
+use crate::report::Report;
 
 /// How the dashboard behaves; [`WebConfig::default`] is what `serve` uses unless told
 /// otherwise.
@@ -50,20 +54,39 @@ impl Default for WebConfig {
     }
 }
 
+/// The dashboard page of `report`.
+pub fn page_path(report: Report) -> String {
+    format!("/admin/{}", report.name())
+}
+
 /// The dashboard's and the admin API's routes.
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let mut router = Router::new()
         .route("/admin", get(pages::home))
         .route("/admin/", get(pages::home))
         .route("/admin/login", get(pages::login_form).post(pages::login))
         .route("/admin/logout", post(pages::logout))
         .route("/admin/devices", get(pages::devices))
         .route("/admin/devices/{id}/revoke", post(pages::revoke))
-        .route("/admin/coverage", get(pages::coverage))
-        .route("/admin/unvisited", get(pages::unvisited))
-        .route("/admin/flags", get(pages::flags))
-        .route("/admin/rejected", get(pages::rejected))
         .route("/admin/visits/{id}", get(pages::visit))
         .route("/admin/photos/{sha256}", get(photos::photo))
-        .route("/v1/admin/reports/{name}", get(api::report))
+        .route("/v1/admin/reports/{name}", get(api::report));
+    for &report in Report::ALL {
+        let page = move |State(state): State<AppState>,
+                         headers: HeaderMap,
+                         Query(q): Query<pages::PageQuery>| {
+            pages::report_page(state, headers, q, report)
+        };
+        router = router.route(&page_path(report), get(page));
+    }
+    router
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_report_page_has_a_route_of_its_own() {
+        // Router::route panics on a path already taken, e.g. a report named "devices".
+        let _ = super::routes();
+    }
 }
