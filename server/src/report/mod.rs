@@ -86,6 +86,7 @@ reports! {
     Rejected = "rejected" => rejected,
     Conflicts = "conflicts" => conflicts,
     Flags = "flags" => flags,
+    Exits = "exits" => exits,
 }
 
 /// What a report is, as its file declares it.
