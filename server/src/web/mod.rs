@@ -1,8 +1,8 @@
 //! The web dashboard and the admin HTTP API (issue 7, item 5), served by the sync server
-//! under `/admin` and `/v1/admin`: device sync health, coverage by village, unvisited
-//! households, flagged visits and rejected operations, in Chinese and English, for logged-in
-//! admins only (docs/supervision.md, "Dashboard"); and each flagged visit's page with its
-//! record, flags and photos.
+//! under `/admin` and `/v1/admin`: device sync health and a page per supervision report
+//! (coverage, unvisited households, flagged visits, exits…), in Chinese and English, for
+//! logged-in admins only (docs/supervision.md, "Dashboard"); and each flagged visit's page with
+//! its record, flags and photos.
 //!
 //! - [`accounts`]: the accounts and their CLI (`admin-user add|list|disable`), Argon2id hashes.
 //! - [`auth`]: logins, sessions, CSRF tokens, lockout after failed logins.
