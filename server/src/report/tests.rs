@@ -53,6 +53,9 @@ fn every_report_says_its_title_columns_and_codes_in_both_languages() {
             }
         }
         assert_eq!(report.name().parse::<Report>(), Ok(report));
+        let json = serde_json::to_string(&report).unwrap();
+        assert_eq!(json, format!("\"{}\"", report.name()));
+        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), report);
     }
     for kind in FlagKind::ALL {
         assert_eq!(check(kind.label()), Ok(()), "{kind:?}");

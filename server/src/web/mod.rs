@@ -85,7 +85,7 @@ pub fn routes() -> Router<AppState> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn every_report_page_has_a_route_of_its_own() {
+    fn no_report_page_takes_the_path_of_another_page() {
         // Router::route panics on a path already taken, e.g. a report named "devices".
         let _ = super::routes();
     }
