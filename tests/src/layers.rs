@@ -192,12 +192,15 @@ fn read_file(
     Ok(())
 }
 
+/// Paths named in a module, each with its line.
+type NamedPaths = Vec<(Vec<String>, usize)>;
+
 /// Collects the paths one file names, its `mod x;` declarations and its inline modules.
 struct Collector {
     module: ModPath,
-    paths: Vec<(Vec<String>, usize)>,
+    paths: NamedPaths,
     /// Inline modules (`mod x { ... }`) that are not `#[cfg(test)]`: name, paths, child mods.
-    inline: Vec<(String, Vec<(Vec<String>, usize)>, BTreeSet<String>)>,
+    inline: Vec<(String, NamedPaths, BTreeSet<String>)>,
     local_mods: BTreeSet<String>,
     /// `mod x;` declarations whose bodies live in their own file.
     external: Vec<String>,
