@@ -32,6 +32,7 @@ pub mod exit;
 pub mod feed;
 pub mod http;
 pub mod import;
+pub mod labels;
 pub mod photos;
 pub mod plates;
 pub mod reference;

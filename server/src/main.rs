@@ -69,8 +69,8 @@ enum Command {
     /// (work waiting, no sync for `--stale-days`) and `silent` (never synced, or not for
     /// `--stale-days`).
     Devices(devices::DevicesArgs),
-    /// A supervision report: coverage, unvisited, visit-rate, overdue, rejected, conflicts or
-    /// flags (docs/supervision.md), as CSV (UTF-8 with BOM, for Excel) or JSON.
+    /// A supervision report (docs/supervision.md) as CSV (UTF-8 with BOM, for Excel), JSON or
+    /// xlsx.
     Report(reports::ReportArgs),
     /// Score the anomaly flags on synthetic visits with planted anomalies: recall and
     /// false-positive rate per flag, as the Markdown table in docs/supervision.md.

@@ -72,15 +72,7 @@ fn coverage_csv_has_a_bom_a_header_and_one_row_per_village_and_cadre() {
 fn every_report_prints_json_rows_and_an_unknown_name_fails_naming_the_reports() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_db(dir.path());
-    for name in [
-        "coverage",
-        "unvisited",
-        "visit-rate",
-        "overdue",
-        "rejected",
-        "conflicts",
-        "flags",
-    ] {
+    for name in fieldvisit_server::report::Report::names() {
         let out = report(&db, &[name, "--format", "json"]);
         assert!(out.status.success(), "{name}: {}", text(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -201,7 +201,7 @@ type Inline = (String, Paths, BTreeSet<String>);
 /// Collects the paths one file names, its `mod x;` declarations and its inline modules.
 struct Collector {
     module: ModPath,
-    paths: Vec<(Vec<String>, usize)>,
+    paths: Paths,
     /// Inline modules (`mod x { ... }`) that are not `#[cfg(test)]`: name, paths, child mods.
     inline: Vec<Inline>,
     local_mods: BTreeSet<String>,

@@ -431,6 +431,46 @@ fn the_report_api_names_unknown_reports_and_bad_parameters() {
 }
 
 #[test]
+fn every_report_has_a_page_in_the_navigation_with_its_downloads() {
+    use fieldvisit_server::report::{Param, Report};
+    let fleet = fleet(85);
+    let mut web = WebClient::new(&fleet.server.url);
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 303);
+    let devices = web.get("/admin/devices?lang=en").text();
+    for &report in Report::ALL {
+        let name = report.name();
+        let spec = report.spec();
+        assert!(
+            devices.contains(&format!("<a href=\"/admin/{name}\">{}</a>", spec.title.en)),
+            "{name} in the navigation"
+        );
+        let page = web.get(&format!("/admin/{name}"));
+        assert_eq!(page.status, 200, "{name}");
+        let page = page.text();
+        assert!(
+            page.contains(&format!("<h1>{}</h1>", spec.title.en)),
+            "{name}"
+        );
+        assert_eq!(
+            page.contains("id=\"period\""),
+            spec.takes(Param::Period),
+            "{name}: a period form exactly when the report takes a period"
+        );
+        for format in ["csv", "xlsx", "json"] {
+            assert!(
+                page.contains(&format!("/v1/admin/reports/{name}?format={format}")),
+                "{name}: {format}"
+            );
+        }
+        let a = web.get(&format!("/v1/admin/reports/{name}?format=json"));
+        assert_eq!(a.status, 200, "{name}");
+        let _: Vec<serde_json::Value> = serde_json::from_slice(&a.body).unwrap();
+    }
+    let zh = web.get("/admin/exits?lang=zh").text();
+    assert!(zh.contains("<h1>退出步骤</h1>"), "{zh}");
+}
+
+#[test]
 fn the_unvisited_page_lists_exactly_the_households_nobody_visited() {
     let fleet = fleet(84);
     let region = &fleet.server.region;

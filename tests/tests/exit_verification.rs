@@ -22,6 +22,7 @@ use fieldvisit_core::store::OpState;
 use fieldvisit_core::{Error, Store};
 use fieldvisit_server::exit::{self as procedure, ExitRecord};
 use fieldvisit_server::storage::ExitEventKind;
+use fieldvisit_tests::admin_web::{PASSWORD, SUPERVISOR, WebClient};
 use fieldvisit_tests::harness::{TestServer, admin, now, today};
 use serde_json::json;
 
@@ -336,7 +337,8 @@ fn a_household_becomes_exited_by_verification_notice_and_county_approval_in_orde
             required_per_month: 4,
             limit: 50,
         };
-        fieldvisit_server::report::run(tx.as_mut(), "exits", &opts).unwrap()
+        fieldvisit_server::report::run(tx.as_mut(), fieldvisit_server::report::Report::Exits, &opts)
+            .unwrap()
     };
     let rows: Vec<(String, String, String, String)> = exits
         .rows
@@ -596,4 +598,76 @@ fn the_server_refuses_a_first_secretarys_forged_steps_out_of_order() {
     // The secretary's phone learns the status from the server.
     server.sync(&phone).unwrap();
     assert_eq!(local_status(&phone, &household), exit::PRE_EXIT);
+}
+
+#[test]
+fn the_dashboards_exits_page_lists_each_step_with_its_kind_named_in_the_pages_language() {
+    let server = TestServer::start(27);
+    let (household, _, secretary) = household_with_secretary(&server);
+    let phone = server.device(&secretary);
+    let passed = record(
+        &server,
+        &phone,
+        &household,
+        verification(ChecklistStatus::Ok, true),
+    );
+    phone
+        .move_poverty_status(&household.id, exit::PRE_EXIT, Some(passed.id))
+        .unwrap();
+    server.sync(&phone).unwrap();
+    procedure::record_notice(
+        server.storage.as_ref(),
+        &household.id,
+        today(),
+        &admin(),
+        now(),
+    )
+    .unwrap();
+    fieldvisit_server::web::accounts::add(
+        server.storage.as_ref(),
+        SUPERVISOR,
+        fieldvisit_server::web::accounts::Role::Supervisor,
+        PASSWORD,
+        &admin(),
+        now(),
+    )
+    .unwrap();
+
+    let mut web = WebClient::new(&server.url);
+    assert_eq!(web.login(SUPERVISOR, PASSWORD).status, 303);
+    assert!(
+        web.get("/admin/devices")
+            .text()
+            .contains("<a href=\"/admin/exits\">"),
+        "the navigation links the exits page"
+    );
+    let en = web.get("/admin/exits?lang=en&days=7");
+    assert_eq!(en.status, 200);
+    let en = en.text();
+    assert!(en.contains("<h1>Exit steps</h1>"), "{en}");
+    assert_eq!(
+        en.matches(household.id.as_str()).count(),
+        2,
+        "one row for the first secretary's step, one for the notice: {en}"
+    );
+    for text in [
+        "first secretary&#39;s step",
+        "village notice",
+        secretary.as_str(),
+    ] {
+        assert!(en.contains(text), "{text}: {en}");
+    }
+    assert!(
+        en.contains("/v1/admin/reports/exits?format=xlsx&days=7"),
+        "{en}"
+    );
+    let zh = web.get("/admin/exits?lang=zh").text();
+    for text in ["退出步骤", "第一书记状态变更", "村级公示", "原状态"] {
+        assert!(zh.contains(text), "{text}: {zh}");
+    }
+    let json = web.get("/v1/admin/reports/exits?format=json");
+    assert_eq!(json.status, 200);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&json.body).unwrap();
+    let steps: Vec<&str> = rows.iter().map(|r| r["step"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["step", "notice"]);
 }

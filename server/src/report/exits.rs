@@ -8,10 +8,41 @@ use serde_json::json;
 use fieldvisit_core::clock::WallTime;
 use fieldvisit_core::domain::exit;
 
-use super::{Period, Table};
+use super::{CellKind, Column, Param, Period, Rows, Spec, Table};
 use crate::error::Result;
 use crate::exit::{ExitRecord, exit_record};
+use crate::labels::{Label, Text};
 use crate::storage::Tx;
+
+pub const SPEC: Spec = Spec {
+    title: Text::new("退出步骤", "Exit steps"),
+    about: "every step of the exit procedure (退出) recorded in the period, oldest first",
+    params: &[Param::Period],
+    columns: &COLUMNS,
+    run: |tx, opts| report(tx, opts.period),
+};
+
+const COLUMNS: [Column; 8] = [
+    Column::plain("at_cst", Label::ColAt.text()),
+    Column::plain("household", Label::ColHousehold.text()),
+    Column::plain("village", Label::ColVillage.text()),
+    Column::new(
+        "step",
+        Text::new("步骤", "Step"),
+        CellKind::Code(&[
+            (
+                "step",
+                Text::new("第一书记状态变更", "first secretary's step"),
+            ),
+            ("notice", Text::new("村级公示", "village notice")),
+            ("approval", Text::new("县级批准", "county approval")),
+        ]),
+    ),
+    Column::plain("from", Text::new("原状态", "From")),
+    Column::plain("to", Text::new("新状态", "To")),
+    Column::plain("by", Text::new("操作人", "By")),
+    Column::plain("rests_on", Text::new("依据", "Rests on")),
+];
 
 /// One row per exit step recorded (server time) in `period`.
 pub fn report(tx: &mut dyn Tx, period: Period) -> Result<Table> {
@@ -55,7 +86,7 @@ pub fn report(tx: &mut dyn Tx, period: Period) -> Result<Table> {
             };
             rows.push((
                 at,
-                vec![
+                [
                     json!(super::local_time(WallTime(at.0))),
                     json!(household.to_string()),
                     json!(village.clone().unwrap_or_default()),
@@ -69,18 +100,9 @@ pub fn report(tx: &mut dyn Tx, period: Period) -> Result<Table> {
         }
     }
     rows.sort_by_key(|(at, _)| *at);
-    let mut t = Table::new(vec![
-        "at_cst",
-        "household",
-        "village",
-        "step",
-        "from",
-        "to",
-        "by",
-        "rests_on",
-    ]);
+    let mut t = Rows::new(&COLUMNS);
     for (_, row) in rows {
         t.push(row);
     }
-    Ok(t)
+    Ok(t.into())
 }

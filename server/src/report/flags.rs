@@ -17,9 +17,32 @@ use fieldvisit_core::domain::photo::{PhotoRef, PhotoSource};
 use fieldvisit_core::domain::visit::VisitRecord;
 use fieldvisit_core::ids::{CadreId, DeviceId, HouseholdId, VisitId};
 
-use super::{Period, Table};
+use super::{CellKind, Column, Param, Period, Rows, Spec, Table};
 use crate::error::Result;
+use crate::labels::{Label, Text};
 use crate::storage::{ServerVisit, Tx};
+
+pub const SPEC: Spec = Spec {
+    title: Text::new("异常标记", "Flagged visits"),
+    about: "anomaly flags on the visits recorded in the period (docs/supervision.md)",
+    params: &[Param::Period],
+    columns: &COLUMNS,
+    run: |tx, opts| report(tx, opts.period),
+};
+
+const COLUMNS: [Column; 7] = [
+    Column::new("visit", Label::ColVisit.text(), CellKind::Visit),
+    Column::plain("household", Label::ColHousehold.text()),
+    Column::plain("cadre", Label::ColCadre.text()),
+    Column::plain("device", Label::ColDevice.text()),
+    Column::plain("recorded_at_cst", Label::ColRecordedAt.text()),
+    Column::new(
+        "flag",
+        Label::ColFlag.text(),
+        CellKind::Code(&FlagKind::CODES),
+    ),
+    Column::plain("detail", Label::ColDetail.text()),
+];
 
 /// The distance check of the regional cadre apps (domain.md): a fix more than 2 km from the
 /// registered dwelling was not taken at the household.
@@ -87,7 +110,19 @@ impl FlagKind {
         FlagKind::PhotoFarFromHousehold,
     ];
 
-    pub fn name(self) -> &'static str {
+    /// Each kind's name with its label, for showing a `flag` cell.
+    pub const CODES: [(&'static str, Text); FlagKind::ALL.len()] = {
+        let mut codes = [("", Text::new("", "")); FlagKind::ALL.len()];
+        let mut i = 0;
+        while i < codes.len() {
+            codes[i] = (FlagKind::ALL[i].name(), FlagKind::ALL[i].label());
+            i += 1;
+        }
+        codes
+    };
+
+    /// The kind's name in reports (the `flag` column, `data-flag` on the visit page).
+    pub const fn name(self) -> &'static str {
         match self {
             FlagKind::ManualEntry => "manual_entry",
             FlagKind::FarFromHousehold => "far_from_household",
@@ -99,6 +134,24 @@ impl FlagKind {
             FlagKind::GalleryPhoto => "gallery_photo",
             FlagKind::PhotoTimeMismatch => "photo_time_mismatch",
             FlagKind::PhotoFarFromHousehold => "photo_far_from_household",
+        }
+    }
+
+    /// The kind as a supervisor reads it.
+    pub const fn label(self) -> Text {
+        match self {
+            FlagKind::ManualEntry => Text::new("手工输入农户代码", "code typed by hand"),
+            FlagKind::FarFromHousehold => Text::new("定位远离农户", "far from the household"),
+            FlagKind::ImpossibleTravel => Text::new("不可能的行程", "impossible travel"),
+            FlagKind::ClockSkew => Text::new("时钟偏差", "clock skew"),
+            FlagKind::CopiedDiary => Text::new("日记雷同", "copied diary"),
+            FlagKind::TooManyInDay => Text::new("单日走访过多", "too many in a day"),
+            FlagKind::ReusedPhoto => Text::new("照片重复使用", "reused photo"),
+            FlagKind::GalleryPhoto => Text::new("相册照片", "gallery photo"),
+            FlagKind::PhotoTimeMismatch => Text::new("照片时间不符", "photo time mismatch"),
+            FlagKind::PhotoFarFromHousehold => {
+                Text::new("照片位置远离农户", "photo far from the household")
+            }
         }
     }
 }
@@ -566,20 +619,12 @@ pub fn report(tx: &mut dyn Tx, period: Period) -> Result<Table> {
         let at = |f: &Flag| by_id.get(&f.visit).map(|v| v.recorded_at);
         (at(a), a.visit, a.kind).cmp(&(at(b), b.visit, b.kind))
     });
-    let mut t = Table::new(vec![
-        "visit",
-        "household",
-        "cadre",
-        "device",
-        "recorded_at_cst",
-        "flag",
-        "detail",
-    ]);
+    let mut t = Rows::new(&COLUMNS);
     for f in flags {
         let Some(v) = by_id.get(&f.visit) else {
             continue;
         };
-        t.push(vec![
+        t.push([
             json!(f.visit.to_string()),
             json!(v.household.as_str()),
             json!(v.cadre.as_str()),
@@ -589,5 +634,5 @@ pub fn report(tx: &mut dyn Tx, period: Period) -> Result<Table> {
             json!(f.detail),
         ]);
     }
-    Ok(t)
+    Ok(t.into())
 }

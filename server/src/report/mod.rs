@@ -6,14 +6,26 @@
 //! ([`Tx::visits_between`], [`Tx::household_ids`] and the registry lookups every backend
 //! already has), and computes in Rust, so a new backend gets the reports for free. Reports
 //! never write. Dates are local dates in China Standard Time, like every date in the system.
+//!
+//! Each report is one file here holding its [`Spec`] as `SPEC`: its title (the dashboard's
+//! navigation and heading, in both languages), one line of CLI help, the parameters it reads,
+//! its typed columns (CSV/JSON key, translated header, kind of cell) and the function that
+//! computes it. [`Report`] lists them; the CLI's `report NAME`, the admin API's `{name}`, the
+//! dashboard's pages and navigation, and [`run`] all come from that list. Adding a report is
+//! one new file and one line in `reports!` (plus its `pub mod` line: modules declared inside
+//! a macro are not seen by rustfmt, so the declarations stay outside it).
 
+pub mod conflicts;
 pub mod coverage;
 pub mod exits;
 pub mod flags;
-pub mod logs;
+pub mod overdue;
 pub mod planted;
+pub mod rejected;
 pub mod table;
+pub mod unvisited;
 pub mod visit;
+pub mod visit_rate;
 
 use std::collections::BTreeMap;
 
@@ -23,21 +35,144 @@ use fieldvisit_core::clock::WallTime;
 use fieldvisit_core::domain::Household;
 use fieldvisit_core::ids::{CadreId, HouseholdId};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::labels::Text;
 use crate::storage::Tx;
-pub use table::{Format, Table};
+pub use table::{CellKind, Column, Format, Rows, Table};
 
-/// The reports by name, as the CLI and the admin API call them.
-pub const NAMES: &[&str] = &[
-    "coverage",
-    "unvisited",
-    "visit-rate",
-    "overdue",
-    "rejected",
-    "conflicts",
-    "flags",
-    "exits",
-];
+/// One line per report: `Variant = "name" => module,`. The module is the report's file, which
+/// holds its [`Spec`] as `SPEC`; the name is how the CLI, the admin API and the dashboard's
+/// URLs call it, and never changes once published. The order is the order of `report --help`,
+/// of the dashboard's navigation and of the list an unknown name is answered with.
+macro_rules! reports {
+    ($( $variant:ident = $name:literal => $module:ident, )*) => {
+        /// The supervision reports. Everything else is derived from this list and each report's
+        /// [`Spec`]: the CLI's `report NAME` argument and its help, the admin API's `{name}`,
+        /// the dashboard's pages and navigation, and dispatch ([`run`]).
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            serde::Serialize, serde::Deserialize,
+        )]
+        pub enum Report {
+            $( #[serde(rename = $name)] $variant, )*
+        }
+
+        impl Report {
+            /// Every report, in the list's order.
+            pub const ALL: &[Report] = &[$(Report::$variant),*];
+
+            /// The name the CLI, the admin API and the dashboard's URLs use.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( Report::$variant => $name, )*
+                }
+            }
+
+            /// What the report is and how it runs, from its file.
+            pub fn spec(self) -> &'static Spec {
+                match self {
+                    $( Report::$variant => &$module::SPEC, )*
+                }
+            }
+        }
+    };
+}
+
+reports! {
+    Coverage = "coverage" => coverage,
+    Unvisited = "unvisited" => unvisited,
+    VisitRate = "visit-rate" => visit_rate,
+    Overdue = "overdue" => overdue,
+    Rejected = "rejected" => rejected,
+    Conflicts = "conflicts" => conflicts,
+    Flags = "flags" => flags,
+    Exits = "exits" => exits,
+}
+
+/// What a report is, as its file declares it.
+#[derive(Debug)]
+pub struct Spec {
+    /// Its title: the dashboard's navigation link and page heading.
+    pub title: Text,
+    /// One line for `report --help`.
+    pub about: &'static str,
+    /// The parts of [`ReportOptions`] it reads; it ignores the others.
+    pub params: &'static [Param],
+    /// Its columns, in order: every table it returns has exactly these.
+    pub columns: &'static [Column],
+    /// Computes it, reading the storage only.
+    pub run: fn(&mut dyn Tx, &ReportOptions) -> Result<Table>,
+}
+
+impl Spec {
+    /// Whether the report reads `param`.
+    pub fn takes(&self, param: Param) -> bool {
+        self.params.contains(&param)
+    }
+}
+
+/// A part of [`ReportOptions`] a report may read. The dashboard offers a form field for the
+/// ones it knows how to ask for (today the period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param {
+    /// [`ReportOptions::period`].
+    Period,
+    /// [`ReportOptions::required_per_month`].
+    RequiredPerMonth,
+    /// [`ReportOptions::limit`].
+    Limit,
+}
+
+impl Report {
+    /// Every report's name, in order (for the OpenAPI document's `{name}` enum and for error
+    /// messages).
+    pub fn names() -> Vec<&'static str> {
+        Report::ALL.iter().map(|r| r.name()).collect()
+    }
+
+    /// Runs the report.
+    pub fn run(self, tx: &mut dyn Tx, opts: &ReportOptions) -> Result<Table> {
+        (self.spec().run)(tx, opts)
+    }
+}
+
+/// A name that is not a report's; its message lists the reports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no report named {name}; reports: {}", Report::names().join(", "))]
+pub struct UnknownReport {
+    pub name: String,
+}
+
+impl std::str::FromStr for Report {
+    type Err = UnknownReport;
+
+    fn from_str(name: &str) -> std::result::Result<Report, UnknownReport> {
+        Report::ALL
+            .iter()
+            .copied()
+            .find(|r| r.name() == name)
+            .ok_or_else(|| UnknownReport {
+                name: name.to_string(),
+            })
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `report NAME` on the command line: the names, each with its report's one line of help.
+impl clap::ValueEnum for Report {
+    fn value_variants<'a>() -> &'a [Self] {
+        Report::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).help(self.spec().about))
+    }
+}
 
 /// China Standard Time, the zone of every local date.
 const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
@@ -95,22 +230,9 @@ pub struct ReportOptions {
     pub limit: usize,
 }
 
-/// Runs the report `name`.
-pub fn run(tx: &mut dyn Tx, name: &str, opts: &ReportOptions) -> Result<Table> {
-    match name {
-        "coverage" => coverage::coverage(tx, opts.period),
-        "unvisited" => coverage::unvisited(tx, opts.period),
-        "visit-rate" => coverage::visit_rate(tx, opts.period, opts.required_per_month),
-        "overdue" => coverage::overdue(tx, opts.period.to),
-        "rejected" => logs::rejected(tx, opts.limit),
-        "conflicts" => logs::conflicts(tx, opts.limit),
-        "flags" => flags::report(tx, opts.period),
-        "exits" => exits::report(tx, opts.period),
-        other => Err(Error::NotFound(format!(
-            "no report named {other}; reports: {}",
-            NAMES.join(", ")
-        ))),
-    }
+/// Runs `report`.
+pub fn run(tx: &mut dyn Tx, report: Report, opts: &ReportOptions) -> Result<Table> {
+    report.run(tx, opts)
 }
 
 /// The registry as reports see it: every household with the cadres responsible for it on one

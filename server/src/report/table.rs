@@ -1,21 +1,94 @@
-//! A report's result as a table of named columns, and its output formats: CSV (UTF-8 with a
+//! A report's result as a table of typed columns, and its output formats: CSV (UTF-8 with a
 //! byte-order mark, so Excel in a Chinese locale opens it as UTF-8 rather than GBK), JSON
 //! (an array of objects, one per row) and xlsx (one sheet named after the report, a bold header
 //! row, numbers as numbers, written by `rust_xlsxwriter`). Formatting never changes or drops a
 //! value.
+//!
+//! A report declares its columns once, as a constant array of [`Column`]s: the key its CSV,
+//! JSON and xlsx outputs use, the header the dashboard shows, and what its cells hold. Rows are
+//! built through [`Rows`], whose `push` takes exactly as many cells as there are columns, so a
+//! row that does not fit its header does not compile.
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::labels::Text;
 
 /// The UTF-8 byte-order mark Excel needs to read a CSV file as UTF-8.
 pub const UTF8_BOM: &str = "\u{feff}";
 
-/// Rows of cells under named columns.
+/// One column of a report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Column {
+    /// The key of the column in CSV headers, JSON objects and xlsx sheets: what users and their
+    /// spreadsheets read, so it never changes once a report is published.
+    pub key: &'static str,
+    /// Its header on the dashboard.
+    pub label: Text,
+    /// What its cells hold.
+    pub kind: CellKind,
+}
+
+/// What a column's cells hold, so that a page can show them as a reader expects (the
+/// downloads carry the values themselves).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CellKind {
+    /// Text or a number, shown as it is.
+    Plain,
+    /// A share from 0 to 1, shown as a percentage.
+    Share,
+    /// A boolean, shown as yes or no.
+    YesNo,
+    /// A visit's id: a page links it to the visit.
+    Visit,
+    /// One of a fixed set of codes, each with its name; a code not in the set is shown as it is.
+    Code(&'static [(&'static str, Text)]),
+}
+
+impl Column {
+    pub const fn plain(key: &'static str, label: Text) -> Column {
+        Column::new(key, label, CellKind::Plain)
+    }
+
+    pub const fn new(key: &'static str, label: Text, kind: CellKind) -> Column {
+        Column { key, label, kind }
+    }
+}
+
+/// Rows of cells under a report's columns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
-    pub columns: Vec<&'static str>,
+    pub columns: &'static [Column],
     pub rows: Vec<Vec<Value>>,
+}
+
+/// A table being filled: each row has exactly `N` cells, one per column.
+#[derive(Debug)]
+pub struct Rows<const N: usize> {
+    columns: &'static [Column; N],
+    rows: Vec<Vec<Value>>,
+}
+
+impl<const N: usize> Rows<N> {
+    pub fn new(columns: &'static [Column; N]) -> Self {
+        Rows {
+            columns,
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: [Value; N]) {
+        self.rows.push(Vec::from(row));
+    }
+}
+
+impl<const N: usize> From<Rows<N>> for Table {
+    fn from(rows: Rows<N>) -> Table {
+        Table {
+            columns: rows.columns,
+            rows: rows.rows,
+        }
+    }
 }
 
 /// How a table is written out.
@@ -60,16 +133,9 @@ impl std::str::FromStr for Format {
 }
 
 impl Table {
-    pub fn new(columns: Vec<&'static str>) -> Self {
-        Table {
-            columns,
-            rows: Vec::new(),
-        }
-    }
-
-    pub fn push(&mut self, row: Vec<Value>) {
-        debug_assert_eq!(row.len(), self.columns.len());
-        self.rows.push(row);
+    /// The columns' keys, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.columns.iter().map(|c| c.key)
     }
 
     /// The table in `format`; `name` names the xlsx sheet (the report's name).
@@ -101,7 +167,7 @@ impl Table {
         for (c, column) in self.columns.iter().enumerate() {
             let c = u16::try_from(c).map_err(|_| Error::refused("too many columns"))?;
             sheet
-                .write_string_with_format(0, c, *column, &bold)
+                .write_string_with_format(0, c, column.key, &bold)
                 .map_err(fail)?;
         }
         for (r, row) in self.rows.iter().enumerate() {
@@ -134,7 +200,7 @@ impl Table {
     pub fn to_csv(&self) -> Result<String> {
         let mut w = csv::Writer::from_writer(Vec::new());
         let fail = |e: csv::Error| Error::Io(std::io::Error::other(e.to_string()));
-        w.write_record(&self.columns).map_err(fail)?;
+        w.write_record(self.keys()).map_err(fail)?;
         for row in &self.rows {
             w.write_record(row.iter().map(cell_text)).map_err(fail)?;
         }
@@ -153,8 +219,8 @@ impl Table {
             .iter()
             .map(|row| {
                 let mut m = Map::new();
-                for (c, v) in self.columns.iter().zip(row) {
-                    m.insert((*c).to_string(), v.clone());
+                for (key, v) in self.keys().zip(row) {
+                    m.insert(key.to_string(), v.clone());
                 }
                 Value::Object(m)
             })
@@ -177,20 +243,27 @@ mod tests {
 
     use super::*;
 
+    const WORD: Text = Text::new("词", "word");
+
     #[test]
     fn csv_starts_with_a_bom_and_a_header_and_quotes_commas() {
-        let mut t = Table::new(vec!["village", "share"]);
-        t.push(vec![json!("红旗嘎查, 一组"), json!(0.5)]);
-        t.push(vec![json!("x"), Value::Null]);
-        let csv = t.to_csv().unwrap();
+        const COLUMNS: [Column; 2] = [
+            Column::plain("village", WORD),
+            Column::new("share", WORD, CellKind::Share),
+        ];
+        let mut t = Rows::new(&COLUMNS);
+        t.push([json!("红旗嘎查, 一组"), json!(0.5)]);
+        t.push([json!("x"), Value::Null]);
+        let csv = Table::from(t).to_csv().unwrap();
         assert_eq!(csv, "\u{feff}village,share\n\"红旗嘎查, 一组\",0.5\nx,\n");
     }
 
     #[test]
     fn json_is_one_object_per_row() {
-        let mut t = Table::new(vec!["a", "b"]);
-        t.push(vec![json!(1), json!("z")]);
-        let v: Value = serde_json::from_str(&t.to_json().unwrap()).unwrap();
+        const COLUMNS: [Column; 2] = [Column::plain("a", WORD), Column::plain("b", WORD)];
+        let mut t = Rows::new(&COLUMNS);
+        t.push([json!(1), json!("z")]);
+        let v: Value = serde_json::from_str(&Table::from(t).to_json().unwrap()).unwrap();
         assert_eq!(v, json!([{"a": 1, "b": "z"}]));
     }
 }

@@ -29,6 +29,39 @@ fn every_planted_anomaly_is_flagged_and_normal_visits_rarely_are() {
     }
 }
 
+#[test]
+fn every_report_says_its_title_columns_and_codes_in_both_languages() {
+    use std::collections::BTreeSet;
+
+    use super::{CellKind, Report};
+    use crate::labels::check;
+
+    let mut titles = BTreeSet::new();
+    for &report in Report::ALL {
+        let spec = report.spec();
+        assert_eq!(check(spec.title), Ok(()), "{report}");
+        assert!(titles.insert(spec.title.en), "{report}: a title used twice");
+        assert!(!spec.about.is_empty(), "{report}");
+        let mut keys = BTreeSet::new();
+        for column in spec.columns {
+            assert!(keys.insert(column.key), "{report}: {} twice", column.key);
+            assert_eq!(check(column.label), Ok(()), "{report}: {}", column.key);
+            if let CellKind::Code(codes) = column.kind {
+                for (code, text) in codes {
+                    assert_eq!(check(*text), Ok(()), "{report}: {}={code}", column.key);
+                }
+            }
+        }
+        assert_eq!(report.name().parse::<Report>(), Ok(report));
+        let json = serde_json::to_string(&report).unwrap();
+        assert_eq!(json, format!("\"{}\"", report.name()));
+        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), report);
+    }
+    for kind in FlagKind::ALL {
+        assert_eq!(check(kind.label()), Ok(()), "{kind:?}");
+    }
+}
+
 mod over_storage {
     use chrono::NaiveDate;
     use serde_json::{Value, json};
@@ -39,7 +72,7 @@ mod over_storage {
 
     use crate::admin::load_region;
     use crate::admin_log::Actor;
-    use crate::report::{Period, ReportOptions, Table, run, start_of};
+    use crate::report::{Period, Report, ReportOptions, Table, run, start_of};
     use crate::storage::sqlite::SqliteStorage;
     use crate::storage::{ServerVisit, Storage};
 
@@ -65,12 +98,12 @@ mod over_storage {
     }
 
     fn row<'a>(t: &'a Table, col: &str, value: &str) -> Vec<&'a Vec<Value>> {
-        let i = t.columns.iter().position(|c| *c == col).unwrap();
+        let i = t.keys().position(|c| c == col).unwrap();
         t.rows.iter().filter(|r| r[i] == json!(value)).collect()
     }
 
     fn cell<'a>(t: &Table, r: &'a [Value], col: &str) -> &'a Value {
-        &r[t.columns.iter().position(|c| *c == col).unwrap()]
+        &r[t.keys().position(|c| c == col).unwrap()]
     }
 
     /// A small region, one assisting cadre who visited two of their households in March and
@@ -147,7 +180,7 @@ mod over_storage {
             limit: 100,
         };
         let mut tx = c.storage.read().unwrap();
-        run(&mut *tx, name, &opts).unwrap()
+        run(&mut *tx, name.parse().unwrap(), &opts).unwrap()
     }
 
     #[test]
@@ -290,16 +323,20 @@ mod over_storage {
     }
 
     #[test]
-    fn an_unknown_report_name_is_an_error_naming_the_reports() {
+    fn every_report_returns_exactly_the_columns_its_spec_declares() {
         let c = case();
-        let mut tx = c.storage.read().unwrap();
-        let opts = ReportOptions {
-            period: Period::last_days(day("2019-03-31"), 30),
-            required_per_month: 4,
-            limit: 10,
-        };
-        let e = run(&mut *tx, "nope", &opts).unwrap_err();
+        for &r in Report::ALL {
+            let t = report(&c, r.name(), "2019-01-01", "2019-03-31");
+            assert_eq!(t.columns, r.spec().columns, "{r}");
+            assert!(t.rows.iter().all(|row| row.len() == t.columns.len()), "{r}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_report_name_is_an_error_naming_the_reports() {
+        let e = "nope".parse::<Report>().unwrap_err();
         assert!(e.to_string().contains("visit-rate"), "{e}");
+        assert!(e.to_string().starts_with("no report named nope; "), "{e}");
     }
 }
 

@@ -13,7 +13,8 @@ use std::fmt::Write as _;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::i18n::{LANG_COOKIE, Lang};
+use super::i18n::{LANG_COOKIE, Label, Lang, Text};
+use crate::report::Report;
 
 /// Escapes text for HTML element content and double-quoted attribute values.
 pub fn esc(text: &str) -> String {
@@ -74,24 +75,27 @@ pub fn table(headers: &[&str], rows: &[Vec<Markup>]) -> Markup {
     Markup(html)
 }
 
-/// A table whose headers are labels of the dashboard (translated into `lang`), or the word
-/// for "none" when there are no rows: the one shape every page's table has.
-pub fn labelled_table(lang: Lang, keys: &[impl AsRef<str>], rows: &[Vec<Markup>]) -> Markup {
+/// A table whose headers are labels (in `lang`), or the word for "none" when there are no
+/// rows: the one shape every page's table has.
+pub fn labelled_table<T>(lang: Lang, headers: &[T], rows: &[Vec<Markup>]) -> Markup
+where
+    T: Copy + Into<Text>,
+{
     if rows.is_empty() {
-        return Markup::text(lang.t("none"));
+        return Markup::text(lang.t(Label::None));
     }
-    let labels: Vec<&str> = keys.iter().map(|k| lang.t(k.as_ref())).collect();
+    let labels: Vec<&str> = headers.iter().map(|h| lang.t(*h)).collect();
     table(&labels, rows)
 }
 
 /// A two-column table of facts about one thing: a label (translated) and its value per row.
-pub fn facts(lang: Lang, rows: &[(&str, Markup)]) -> Markup {
+pub fn facts(lang: Lang, rows: &[(Label, Markup)]) -> Markup {
     let mut html = String::from("<table class=\"facts\"><tbody>");
-    for (key, value) in rows {
+    for (label, value) in rows {
         let _ = write!(
             html,
             "<tr><th>{}</th><td>{}</td></tr>",
-            esc(lang.t(key)),
+            esc(lang.t(*label)),
             value.0
         );
     }
@@ -145,23 +149,24 @@ pub fn page(
          <style>{STYLE}</style></head><body><header><strong>{}</strong>",
         lang.code(),
         esc(title),
-        esc(lang.t("app")),
-        esc(lang.t("app")),
+        esc(lang.t(Label::App)),
+        esc(lang.t(Label::App)),
     );
-    let other = match lang {
-        Lang::Zh => Lang::En,
-        Lang::En => Lang::Zh,
-    };
+    let other = lang.other();
     if let Some(c) = chrome {
         html.push_str("<nav>");
-        for (path, key) in [
-            ("/admin/devices", "nav.devices"),
-            ("/admin/coverage", "nav.coverage"),
-            ("/admin/unvisited", "nav.unvisited"),
-            ("/admin/flags", "nav.flags"),
-            ("/admin/rejected", "nav.rejected"),
-        ] {
-            let _ = write!(html, "<a href=\"{path}\">{}</a>", esc(lang.t(key)));
+        let _ = write!(
+            html,
+            "<a href=\"/admin/devices\">{}</a>",
+            esc(lang.t(Label::NavDevices))
+        );
+        for &report in Report::ALL {
+            let _ = write!(
+                html,
+                "<a href=\"{}\">{}</a>",
+                super::page_path(report),
+                esc(lang.t(report.spec().title))
+            );
         }
         let _ = write!(
             html,
@@ -171,16 +176,16 @@ pub fn page(
             esc(c.role_label),
             esc(c.path),
             other.code(),
-            esc(lang.t("lang.switch")),
+            esc(lang.t(Label::LangSwitch)),
             hidden("csrf", c.csrf).0,
-            esc(lang.t("logout")),
+            esc(lang.t(Label::Logout)),
         );
     } else {
         let _ = write!(
             html,
             "<a id=\"lang\" href=\"?lang={}\">{}</a>",
             other.code(),
-            esc(lang.t("lang.switch"))
+            esc(lang.t(Label::LangSwitch))
         );
     }
     let _ = write!(
@@ -235,13 +240,13 @@ mod tests {
         let t = table(&["a<b"], &[vec![Markup::text("<i>红旗村</i>")]]);
         assert!(t.as_str().contains("<th>a&lt;b</th>"));
         assert!(t.as_str().contains("<td>&lt;i&gt;红旗村&lt;/i&gt;</td>"));
-        let f = facts(Lang::En, &[("col.household", Markup::text("<b>"))]);
+        let f = facts(Lang::En, &[(Label::ColHousehold, Markup::text("<b>"))]);
         assert!(
             f.as_str()
                 .contains("<tr><th>Household</th><td>&lt;b&gt;</td></tr>")
         );
         assert_eq!(
-            labelled_table(Lang::En, &["col.flag"], &[]).as_str(),
+            labelled_table(Lang::En, &[Label::ColFlag], &[]).as_str(),
             "None"
         );
         assert_eq!(

@@ -1,16 +1,17 @@
 //! The web dashboard and the admin HTTP API (issue 7, item 5), served by the sync server
-//! under `/admin` and `/v1/admin`: device sync health, coverage by village, unvisited
-//! households, flagged visits and rejected operations, in Chinese and English, for logged-in
-//! admins only (docs/supervision.md, "Dashboard"); and each flagged visit's page with its
-//! record, flags and photos.
+//! under `/admin` and `/v1/admin`: device sync health and a page per supervision report
+//! (coverage, unvisited households, flagged visits, exits…), in Chinese and English, for
+//! logged-in admins only (docs/supervision.md, "Dashboard"); and each flagged visit's page with
+//! its record, flags and photos.
 //!
 //! - [`accounts`]: the accounts and their CLI (`admin-user add|list|disable`), Argon2id hashes.
 //! - [`auth`]: logins, sessions, CSRF tokens, lockout after failed logins.
-//! - [`pages`]: the HTML pages and the forms (login, logout, revoke a device), and a visit's
-//!   page.
+//! - [`pages`]: the HTML pages and the forms (login, logout, revoke a device), a page per
+//!   report (`crate::report::Report`, at [`page_path`]), and a visit's page.
 //! - [`photos`]: a visit photo's bytes for the visit page, behind the same session.
 //! - [`api`]: `GET /v1/admin/reports/{name}`, the CLI's reports as CSV, JSON or xlsx.
-//! - [`html`], [`i18n`]: escaping-by-construction markup, and the one table of labels.
+//! - [`html`], [`i18n`]: escaping-by-construction markup, and the language of a request (the
+//!   labels are `crate::labels`).
 //!
 //! Its handlers answer errors through the phones' API's one mapping (`crate::http::error`);
 //! it never names the phones' routes, and `crate::app` joins the two.
@@ -26,6 +27,8 @@ pub mod photos;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 
 use fieldvisit_core::clock::{Clock, ServerTime};
@@ -55,6 +58,7 @@ impl WebState {
         ServerTime(self.clock.now().0)
     }
 }
+use crate::report::Report;
 
 /// How the dashboard behaves; [`WebConfig::default`] is what `serve` uses unless told
 /// otherwise.
@@ -81,20 +85,39 @@ impl Default for WebConfig {
     }
 }
 
+/// The dashboard page of `report`.
+pub fn page_path(report: Report) -> String {
+    format!("/admin/{}", report.name())
+}
+
 /// The dashboard's and the admin API's routes; `crate::app` joins them with the phones' API.
 pub fn routes() -> Router<WebState> {
-    Router::new()
+    let mut router = Router::new()
         .route("/admin", get(pages::home))
         .route("/admin/", get(pages::home))
         .route("/admin/login", get(pages::login_form).post(pages::login))
         .route("/admin/logout", post(pages::logout))
         .route("/admin/devices", get(pages::devices))
         .route("/admin/devices/{id}/revoke", post(pages::revoke))
-        .route("/admin/coverage", get(pages::coverage))
-        .route("/admin/unvisited", get(pages::unvisited))
-        .route("/admin/flags", get(pages::flags))
-        .route("/admin/rejected", get(pages::rejected))
         .route("/admin/visits/{id}", get(pages::visit))
         .route("/admin/photos/{sha256}", get(photos::photo))
-        .route("/v1/admin/reports/{name}", get(api::report))
+        .route("/v1/admin/reports/{name}", get(api::report));
+    for &report in Report::ALL {
+        let page = move |State(state): State<WebState>,
+                         headers: HeaderMap,
+                         Query(q): Query<pages::PageQuery>| {
+            pages::report_page(state, headers, q, report)
+        };
+        router = router.route(&page_path(report), get(page));
+    }
+    router
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_report_page_takes_the_path_of_another_page() {
+        // Router::route panics on a path already taken, e.g. a report named "devices".
+        let _ = super::routes();
+    }
 }

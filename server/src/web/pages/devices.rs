@@ -12,6 +12,7 @@ use fieldvisit_core::ids::DeviceId;
 
 use super::{PageQuery, context, time_cell};
 use crate::admin_log::Actor;
+use crate::devices::DeviceState;
 use crate::error::Error;
 use crate::http::blocking;
 use crate::http::error::ApiError;
@@ -19,7 +20,7 @@ use crate::web::WebState;
 use crate::web::accounts::Role;
 use crate::web::auth;
 use crate::web::html::{Markup, esc, hidden, labelled_table};
-use crate::web::i18n::Lang;
+use crate::web::i18n::{Label, Lang};
 
 /// `GET /admin/devices`: every phone with its sync health; a sync admin also gets a revoke
 /// form on each phone not yet revoked.
@@ -51,34 +52,34 @@ pub async fn devices(
     let lang = ctx.lang;
     let can_revoke = ctx.admin.role == Role::SyncAdmin;
     let mut headers_row = vec![
-        "col.device",
-        "col.cadre",
-        "col.cadre_name",
-        "col.state",
-        "col.app_version",
-        "col.last_sync",
-        "col.pending",
-        "col.rejected",
-        "col.skew",
-        "col.flags",
+        Label::ColDevice,
+        Label::ColCadre,
+        Label::ColCadreName,
+        Label::ColState,
+        Label::ColAppVersion,
+        Label::ColLastSync,
+        Label::ColPending,
+        Label::ColRejected,
+        Label::ColSkew,
+        Label::ColFlags,
     ];
     if can_revoke {
-        headers_row.push("col.action");
+        headers_row.push(Label::ColAction);
     }
     let mut cells = Vec::new();
     for (d, cadre_name) in &rows {
         let mut flags = Vec::new();
         if d.stuck {
-            flags.push(lang.t("flag.stuck"));
+            flags.push(lang.t(Label::DeviceStuck));
         }
         if d.silent {
-            flags.push(lang.t("flag.silent"));
+            flags.push(lang.t(Label::DeviceSilent));
         }
         let mut row = vec![
             Markup::text(d.device.id.to_string()),
             Markup::text(d.device.cadre.to_string()),
             Markup::text(cadre_name),
-            Markup::text(lang.t(&format!("state.{}", d.state.as_str()))),
+            Markup::text(lang.t(state_label(d.state))),
             Markup::text(d.device.app_version.clone().unwrap_or_default()),
             time_cell(d.device.last_sync_at.map(|t| t.0)),
             Markup::text(d.device.pending_reported.to_string()),
@@ -100,9 +101,17 @@ pub async fn devices(
     }
     Ok(ctx.page(
         StatusCode::OK,
-        "nav.devices",
+        Label::NavDevices,
         labelled_table(lang, &headers_row, &cells),
     ))
+}
+
+fn state_label(state: DeviceState) -> Label {
+    match state {
+        DeviceState::Active => Label::StateActive,
+        DeviceState::Retiring => Label::StateRetiring,
+        DeviceState::Revoked => Label::StateRevoked,
+    }
 }
 
 fn revoke_form(lang: Lang, csrf: &str, device: &DeviceId) -> Markup {
@@ -114,8 +123,8 @@ fn revoke_form(lang: Lang, csrf: &str, device: &DeviceId) -> Markup {
     form.push(hidden("csrf", csrf));
     form.push(Markup::raw(format!(
         "<input name=\"reason\" required placeholder=\"{}\"> <button type=\"submit\">{}</button></form>",
-        esc(lang.t("devices.reason")),
-        esc(lang.t("devices.revoke"))
+        esc(lang.t(Label::DevicesReason)),
+        esc(lang.t(Label::DevicesRevoke))
     )));
     form
 }
@@ -140,7 +149,7 @@ pub async fn revoke(
         Err(redirect) => return Ok(redirect),
     };
     if !auth::csrf_matches(&ctx.admin, &form.csrf) {
-        return Ok(ctx.refusal(StatusCode::FORBIDDEN, "error.csrf"));
+        return Ok(ctx.refusal(StatusCode::FORBIDDEN, Label::ErrorCsrf));
     }
     if ctx.admin.role != Role::SyncAdmin {
         tracing::warn!(
@@ -148,14 +157,14 @@ pub async fn revoke(
             device = id,
             "revoke refused: not a sync admin"
         );
-        return Ok(ctx.refusal(StatusCode::FORBIDDEN, "error.forbidden"));
+        return Ok(ctx.refusal(StatusCode::FORBIDDEN, Label::ErrorForbidden));
     }
     let reason = form.reason.trim().to_string();
     if reason.is_empty() {
-        return Ok(ctx.refusal(StatusCode::BAD_REQUEST, "error.reason"));
+        return Ok(ctx.refusal(StatusCode::BAD_REQUEST, Label::ErrorReason));
     }
     let Ok(device) = DeviceId::parse(&id) else {
-        return Ok(ctx.refusal(StatusCode::NOT_FOUND, "error.not_found"));
+        return Ok(ctx.refusal(StatusCode::NOT_FOUND, Label::ErrorNoDevice));
     };
     let actor = Actor::new(&ctx.admin.name)?;
     let (storage, now) = (state.storage.clone(), state.now());
@@ -168,7 +177,7 @@ pub async fn revoke(
     })
     .await?;
     if !done {
-        return Ok(ctx.refusal(StatusCode::NOT_FOUND, "error.not_found"));
+        return Ok(ctx.refusal(StatusCode::NOT_FOUND, Label::ErrorNoDevice));
     }
     Ok(Redirect::to("/admin/devices").into_response())
 }

@@ -5,7 +5,7 @@
 //! This file holds what every page shares (the session check, the page frame, login and
 //! logout); each page or group of pages has its own file:
 //! - [`devices`]: device sync health, and revoking a phone (sync admins only);
-//! - [`reports`]: coverage, unvisited households, flagged visits, rejected operations;
+//! - [`reports`]: one page per report (`crate::report::Report`), drawn from its spec;
 //! - [`visit`]: one visit with its record, its flags and its photos.
 
 mod devices;
@@ -13,7 +13,7 @@ mod reports;
 mod visit;
 
 pub use devices::{devices, revoke};
-pub use reports::{coverage, flags, rejected, unvisited};
+pub use reports::report_page;
 pub use visit::visit;
 
 use axum::Form;
@@ -27,7 +27,7 @@ use fieldvisit_core::clock::WallTime;
 use super::accounts::Role;
 use super::auth::{self, Admin, Login};
 use super::html::{self, Chrome, Markup, esc};
-use super::i18n::Lang;
+use super::i18n::{Label, Lang, Text};
 use crate::http::blocking;
 use crate::http::error::ApiError;
 use crate::report;
@@ -50,15 +50,15 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn page(&self, status: StatusCode, title_key: &str, body: Markup) -> Response {
-        self.page_titled(status, self.lang.t(title_key), body)
+    fn page(&self, status: StatusCode, title: impl Into<Text>, body: Markup) -> Response {
+        self.page_titled(status, self.lang.t(title), body)
     }
 
     /// A page whose title is not one label (it names the thing shown).
     fn page_titled(&self, status: StatusCode, title: &str, body: Markup) -> Response {
         let chrome = Chrome {
             admin: &self.admin.name,
-            role_label: self.lang.t(role_key(self.admin.role)),
+            role_label: self.lang.t(role_label(self.admin.role)),
             csrf: &self.admin.csrf_token,
             path: &self.path,
         };
@@ -66,20 +66,20 @@ impl Ctx {
     }
 
     /// A page that explains a refusal, with a link back.
-    fn refusal(&self, status: StatusCode, message_key: &str) -> Response {
+    fn refusal(&self, status: StatusCode, message: Label) -> Response {
         let body = Markup::raw(format!(
             "<p class=\"error\" id=\"error\">{}</p><p><a href=\"/admin/devices\">{}</a></p>",
-            esc(self.lang.t(message_key)),
-            esc(self.lang.t("back"))
+            esc(self.lang.t(message)),
+            esc(self.lang.t(Label::Back))
         ));
-        self.page(status, "error.title", body)
+        self.page(status, Label::ErrorTitle, body)
     }
 }
 
-fn role_key(role: Role) -> &'static str {
+fn role_label(role: Role) -> Label {
     match role {
-        Role::SyncAdmin => "role.sync-admin",
-        Role::Supervisor => "role.supervisor",
+        Role::SyncAdmin => Label::RoleSyncAdmin,
+        Role::Supervisor => Label::RoleSupervisor,
     }
 }
 
@@ -128,7 +128,7 @@ fn login_page(lang: Lang, remember: bool, status: StatusCode, failed: bool) -> R
     if failed {
         body.push(Markup::raw(format!(
             "<p class=\"error\" id=\"error\">{}</p>",
-            esc(lang.t("login.failed"))
+            esc(lang.t(Label::LoginFailed))
         )));
     }
     body.push(Markup::raw(format!(
@@ -137,11 +137,18 @@ fn login_page(lang: Lang, remember: bool, status: StatusCode, failed: bool) -> R
          <p><label>{}<br><input name=\"password\" type=\"password\" \
          autocomplete=\"current-password\" required></label></p>\
          <p><button type=\"submit\">{}</button></p></form>",
-        esc(lang.t("login.username")),
-        esc(lang.t("login.password")),
-        esc(lang.t("login.submit")),
+        esc(lang.t(Label::LoginUsername)),
+        esc(lang.t(Label::LoginPassword)),
+        esc(lang.t(Label::LoginSubmit)),
     )));
-    html::page(status, lang, remember, lang.t("login.title"), None, body)
+    html::page(
+        status,
+        lang,
+        remember,
+        lang.t(Label::LoginTitle),
+        None,
+        body,
+    )
 }
 
 /// `GET /admin/login`: the form (or the dashboard, when already logged in).
@@ -207,7 +214,7 @@ pub async fn logout(
         Err(redirect) => return Ok(redirect),
     };
     if !auth::csrf_matches(&ctx.admin, &form.csrf) {
-        return Ok(ctx.refusal(StatusCode::FORBIDDEN, "error.csrf"));
+        return Ok(ctx.refusal(StatusCode::FORBIDDEN, Label::ErrorCsrf));
     }
     let storage = state.storage.clone();
     blocking(move || auth::logout(storage.as_ref(), &headers)).await?;

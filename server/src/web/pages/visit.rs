@@ -22,7 +22,7 @@ use crate::report::flags::Flag;
 use crate::report::visit::{self, FLAG_WINDOW_DAYS, PhotoView, VisitView};
 use crate::web::WebState;
 use crate::web::html::{Markup, esc, facts, labelled_table};
-use crate::web::i18n::Lang;
+use crate::web::i18n::{Label, Lang};
 
 /// `GET /admin/visits/{id}`: the visit's page, or 404 when there is no such visit.
 pub async fn visit(
@@ -41,9 +41,9 @@ pub async fn visit(
     };
     let storage = state.storage.clone();
     let Some(view) = blocking(move || visit::load(&mut *storage.read()?, id)).await? else {
-        return Ok(ctx.refusal(StatusCode::NOT_FOUND, "error.no_visit"));
+        return Ok(ctx.refusal(StatusCode::NOT_FOUND, Label::ErrorNoVisit));
     };
-    let title = format!("{} {id}", ctx.lang.t("visit.title"));
+    let title = format!("{} {id}", ctx.lang.t(Label::VisitTitle));
     Ok(ctx.page_titled(StatusCode::OK, &title, body(ctx.lang, &view)))
 }
 
@@ -56,13 +56,13 @@ async fn refuse_unknown(
     path: &'static str,
 ) -> Result<Response, ApiError> {
     Ok(match context(state, headers, lang, path).await? {
-        Ok(ctx) => ctx.refusal(StatusCode::NOT_FOUND, "error.no_visit"),
+        Ok(ctx) => ctx.refusal(StatusCode::NOT_FOUND, Label::ErrorNoVisit),
         Err(redirect) => redirect,
     })
 }
 
-fn heading(lang: Lang, id: &str, key: &str) -> Markup {
-    Markup::raw(format!("<h2 id=\"{id}\">{}</h2>", esc(lang.t(key))))
+fn heading(lang: Lang, id: &str, label: Label) -> Markup {
+    Markup::raw(format!("<h2 id=\"{id}\">{}</h2>", esc(lang.t(label))))
 }
 
 fn point(p: &GeoPoint) -> String {
@@ -70,7 +70,7 @@ fn point(p: &GeoPoint) -> String {
 }
 
 fn yes_no(lang: Lang, yes: bool) -> Markup {
-    Markup::text(lang.t(if yes { "yes" } else { "no" }))
+    Markup::text(lang.t(if yes { Label::Yes } else { Label::No }))
 }
 
 /// A flag as a supervisor reads it: its name in the page's language (the machine name in a
@@ -79,37 +79,41 @@ fn flag_cell(lang: Lang, flag: &Flag) -> Markup {
     let name = flag.kind.name();
     Markup::raw(format!(
         "<span class=\"warn\" data-flag=\"{name}\">{}</span>",
-        esc(lang.t(&format!("anomaly.{name}")))
+        esc(lang.t(flag.kind.label()))
     ))
 }
 
 fn body(lang: Lang, v: &VisitView) -> Markup {
     let mut out = Markup::default();
-    out.push(heading(lang, "about", "visit.about"));
+    out.push(heading(lang, "about", Label::VisitAbout));
     out.push(about(lang, v));
 
-    out.push(heading(lang, "flags", "visit.flags"));
+    out.push(heading(lang, "flags", Label::VisitFlags));
     out.push(Markup::raw(format!(
         "<p>{}: {FLAG_WINDOW_DAYS}</p>",
-        esc(lang.t("visit.flag_window"))
+        esc(lang.t(Label::VisitFlagWindow))
     )));
     let rows: Vec<Vec<Markup>> = v
         .flags
         .iter()
         .map(|f| vec![flag_cell(lang, f), Markup::text(&f.detail)])
         .collect();
-    out.push(labelled_table(lang, &["col.flag", "col.detail"], &rows));
+    out.push(labelled_table(
+        lang,
+        &[Label::ColFlag, Label::ColDetail],
+        &rows,
+    ));
 
-    out.push(heading(lang, "checklist", "visit.checklist"));
+    out.push(heading(lang, "checklist", Label::VisitChecklist));
     let rows: Vec<Vec<Markup>> = v
         .content
         .checklist
         .iter()
         .map(|(item, entry)| {
             let status = match entry.status {
-                ChecklistStatus::Ok => "checklist.ok",
-                ChecklistStatus::Problem => "checklist.problem",
-                ChecklistStatus::NotApplicable => "checklist.na",
+                ChecklistStatus::Ok => Label::ChecklistOk,
+                ChecklistStatus::Problem => Label::ChecklistProblem,
+                ChecklistStatus::NotApplicable => Label::ChecklistNa,
             };
             vec![
                 Markup::text(item),
@@ -120,13 +124,13 @@ fn body(lang: Lang, v: &VisitView) -> Markup {
         .collect();
     out.push(labelled_table(
         lang,
-        &["col.item", "col.answer", "col.note"],
+        &[Label::ColItem, Label::ColAnswer, Label::ColNote],
         &rows,
     ));
 
-    out.push(heading(lang, "problems", "visit.problems"));
+    out.push(heading(lang, "problems", Label::VisitProblems));
     if v.content.problems.is_empty() {
-        out.push(Markup::text(lang.t("none")));
+        out.push(Markup::text(lang.t(Label::None)));
     } else {
         out.push(Markup::raw("<ul>"));
         for p in &v.content.problems {
@@ -137,7 +141,7 @@ fn body(lang: Lang, v: &VisitView) -> Markup {
         out.push(Markup::raw("</ul>"));
     }
 
-    out.push(heading(lang, "help", "visit.help"));
+    out.push(heading(lang, "help", Label::VisitHelp));
     let rows: Vec<Vec<Markup>> = v
         .content
         .help
@@ -152,18 +156,18 @@ fn body(lang: Lang, v: &VisitView) -> Markup {
         .collect();
     out.push(labelled_table(
         lang,
-        &["col.category", "col.content", "col.cost"],
+        &[Label::ColCategory, Label::ColContent, Label::ColCost],
         &rows,
     ));
 
-    out.push(heading(lang, "diary", "visit.diary"));
+    out.push(heading(lang, "diary", Label::VisitDiary));
     out.push(Markup::raw("<p class=\"diary\">"));
     out.push(Markup::text(&v.content.diary));
     out.push(Markup::raw("</p>"));
 
-    out.push(heading(lang, "photos", "visit.photos"));
+    out.push(heading(lang, "photos", Label::VisitPhotos));
     if v.photos.is_empty() {
-        out.push(Markup::text(lang.t("none")));
+        out.push(Markup::text(lang.t(Label::None)));
     } else {
         out.push(Markup::raw("<div class=\"photos\">"));
         for p in &v.photos {
@@ -184,14 +188,14 @@ fn about(lang: Lang, v: &VisitView) -> Markup {
     });
     let identified = match &r.identified {
         IdentifiedBy::Scan { scanned_at, .. } => {
-            let mut m = Markup::text(lang.t("visit.scanned"));
+            let mut m = Markup::text(lang.t(Label::VisitScanned));
             m.push(Markup::text(" "));
             m.push(time_cell(Some(scanned_at.0)));
             m
         }
         IdentifiedBy::Manual { reason } => {
             let mut m = Markup::raw("<span class=\"warn\">");
-            m.push(Markup::text(lang.t("visit.manual")));
+            m.push(Markup::text(lang.t(Label::VisitManual)));
             m.push(Markup::raw("</span>: "));
             m.push(Markup::text(reason));
             m
@@ -205,7 +209,7 @@ fn about(lang: Lang, v: &VisitView) -> Markup {
             l.provider,
             crate::report::local_time(l.fix_at)
         )),
-        None => Markup::text(lang.t("none")),
+        None => Markup::text(lang.t(Label::None)),
     };
     let distance = match v.stored.distance_m {
         Some(d) => Markup::text(format!("{d:.0} m")),
@@ -214,33 +218,36 @@ fn about(lang: Lang, v: &VisitView) -> Markup {
     facts(
         lang,
         &[
-            ("col.household", Markup::text(r.household.as_str())),
+            (Label::ColHousehold, Markup::text(r.household.as_str())),
             (
-                "col.code",
+                Label::ColCode,
                 Markup::text(household.map(|h| h.code.as_str()).unwrap_or_default()),
             ),
             (
-                "visit.head",
+                Label::VisitHead,
                 Markup::text(v.head_name.as_deref().unwrap_or_default()),
             ),
             (
-                "col.village_name",
+                Label::ColVillageName,
                 Markup::text(village.unwrap_or_default()),
             ),
-            ("col.cadre", Markup::text(r.cadre.as_str())),
+            (Label::ColCadre, Markup::text(r.cadre.as_str())),
             (
-                "col.cadre_name",
+                Label::ColCadreName,
                 Markup::text(v.cadre_name.as_deref().unwrap_or_default()),
             ),
-            ("col.device", Markup::text(v.stored.device.to_string())),
-            ("visit.kind", Markup::text(&v.content.kind)),
-            ("col.recorded_at_cst", time_cell(Some(r.recorded_at.0))),
-            ("visit.received", time_cell(Some(v.stored.received_at.0))),
-            ("visit.identified", identified),
-            ("visit.location", location),
-            ("visit.distance", distance),
+            (Label::ColDevice, Markup::text(v.stored.device.to_string())),
+            (Label::VisitKind, Markup::text(&v.content.kind)),
+            (Label::ColRecordedAt, time_cell(Some(r.recorded_at.0))),
             (
-                "visit.follow_up",
+                Label::VisitReceived,
+                time_cell(Some(v.stored.received_at.0)),
+            ),
+            (Label::VisitIdentified, identified),
+            (Label::VisitLocation, location),
+            (Label::VisitDistance, distance),
+            (
+                Label::VisitFollowUp,
                 Markup::text(
                     v.content
                         .follow_up_due
@@ -248,8 +255,14 @@ fn about(lang: Lang, v: &VisitView) -> Markup {
                         .unwrap_or_default(),
                 ),
             ),
-            ("visit.acknowledged", yes_no(lang, v.content.acknowledged)),
-            ("visit.amendments", Markup::text(v.amendments.to_string())),
+            (
+                Label::VisitAcknowledged,
+                yes_no(lang, v.content.acknowledged),
+            ),
+            (
+                Label::VisitAmendments,
+                Markup::text(v.amendments.to_string()),
+            ),
         ],
     )
 }
@@ -265,16 +278,16 @@ fn photo(lang: Lang, p: &PhotoView) -> Markup {
         Some(_) => out.push(Markup::raw(format!(
             "<a href=\"/admin/photos/{sha}\"><img src=\"/admin/photos/{sha}\" alt=\"{}\" \
              loading=\"lazy\"></a>",
-            esc(lang.t("photo.alt"))
+            esc(lang.t(Label::PhotoAlt))
         ))),
         None => out.push(Markup::raw(format!(
             "<p class=\"pending\">{}</p>",
-            esc(lang.t("photo.pending"))
+            esc(lang.t(Label::PhotoPending))
         ))),
     }
     let source = match p.photo.source {
-        PhotoSource::Camera => "source.camera",
-        PhotoSource::Gallery => "source.gallery",
+        PhotoSource::Camera => Label::SourceCamera,
+        PhotoSource::Gallery => Label::SourceGallery,
     };
     let mut flags = Markup::default();
     for (i, f) in p.flags.iter().enumerate() {
@@ -295,21 +308,21 @@ fn photo(lang: Lang, p: &PhotoView) -> Markup {
     out.push(facts(
         lang,
         &[
-            ("photo.hash", Markup::raw(format!("<code>{sha}</code>"))),
-            ("photo.size", Markup::text(p.photo.size.to_string())),
-            ("photo.source", Markup::text(lang.t(source))),
-            ("photo.captured", time_cell(Some(p.photo.captured_at.0))),
-            ("photo.exif_time", time_cell(exif.taken_at.map(|t| t.0))),
+            (Label::PhotoHash, Markup::raw(format!("<code>{sha}</code>"))),
+            (Label::PhotoSize, Markup::text(p.photo.size.to_string())),
+            (Label::PhotoSource, Markup::text(lang.t(source))),
+            (Label::PhotoCaptured, time_cell(Some(p.photo.captured_at.0))),
+            (Label::PhotoExifTime, time_cell(exif.taken_at.map(|t| t.0))),
             (
-                "photo.exif_location",
+                Label::PhotoExifLocation,
                 Markup::text(exif.location.as_ref().map(point).unwrap_or_default()),
             ),
             (
-                "photo.stored",
+                Label::PhotoStored,
                 time_cell(p.stored.as_ref().map(|s| s.stored_at.0)),
             ),
-            ("col.flags", flags),
-            ("photo.also", also),
+            (Label::ColFlags, flags),
+            (Label::PhotoAlso, also),
         ],
     ));
     out.push(Markup::raw("</figure>"));
