@@ -4,29 +4,38 @@
 //! `storage_conformance_postgres.rs` on PostgreSQL; [`conformance_suite!`] makes one `#[test]`
 //! per check, so a new check is added to every backend at once.
 //!
-//! The checks live in one file per family of `Storage` and `Tx` methods (`registry`, `devices`,
-//! `journal`, `transactions`, `server_state`, `admin`, `photos`, `exit_procedure`); this file
-//! holds the list that runs them and the fixtures they share (a small region, devices, signed
-//! chains).
+//! The checks live in one file per family of transaction methods, named as the family's
+//! trait and its file in `server/src/storage/` are (`registry`, `plate_keys`, `devices`,
+//! `journal`, `feeds`, `visits`, `photos`, `exits`, `admin_log`, `accounts`, `dictionaries`),
+//! plus `transactions` for [`Storage`] and `Tx` themselves; this file holds the list that runs
+//! them and the fixtures they share (a small region, devices, signed chains).
 
 #![allow(clippy::unwrap_used, dead_code)]
 
-mod admin;
-pub use admin::*;
+mod accounts;
+pub use accounts::*;
+mod admin_log;
+pub use admin_log::*;
 mod devices;
 pub use devices::*;
-mod exit_procedure;
-pub use exit_procedure::*;
+mod dictionaries;
+pub use dictionaries::*;
+mod exits;
+pub use exits::*;
+mod feeds;
+pub use feeds::*;
 mod journal;
 pub use journal::*;
 mod photos;
 pub use photos::*;
+mod plate_keys;
+pub use plate_keys::*;
 mod registry;
 pub use registry::*;
-mod server_state;
-pub use server_state::*;
 mod transactions;
 pub use transactions::*;
+mod visits;
+pub use visits::*;
 
 use ed25519_dalek::SigningKey;
 

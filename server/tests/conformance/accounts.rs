@@ -1,5 +1,5 @@
-//! Conformance checks for dashboard accounts and sessions (`Tx::insert_admin_user` and the
-//! rest of that section): every backend must keep names unique, disable without deleting,
+//! Conformance checks for [`Accounts`](fieldvisit_server::storage::Accounts), dashboard
+//! accounts and sessions: every backend must keep names unique, disable without deleting,
 //! end an account's sessions when it is disabled, and expire idle sessions.
 
 use fieldvisit_core::clock::ServerTime;

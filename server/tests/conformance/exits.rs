@@ -1,5 +1,5 @@
-//! Conformance checks for the exit procedure's events (`Tx::insert_exit_event`,
-//! `Tx::exit_events_of_household`): every backend keeps a household's village notices and
+//! Conformance checks for [`Exits`](fieldvisit_server::storage::Exits), the exit procedure's
+//! events: every backend keeps a household's village notices and
 //! county approvals with their days, times and actors, in the order they were recorded, apart
 //! from other households' events, and only when the write commits.
 
