@@ -66,6 +66,9 @@ pub trait ToValue {
 /// The parameters of one statement, in placeholder order.
 pub type Params<'a> = [&'a dyn ToValue];
 
+/// What [`Conn::query_each`] calls with every row.
+pub type EachRow<'f, E> = dyn FnMut(&dyn Row) -> Result<(), E> + 'f;
+
 macro_rules! int_to_value {
     ($($t:ty),*) => {$(
         impl ToValue for $t {
@@ -301,7 +304,7 @@ pub trait Conn {
         &self,
         sql: &str,
         params: &Params<'_>,
-        each: &mut dyn FnMut(&dyn Row) -> Result<(), Self::Error>,
+        each: &mut EachRow<'_, Self::Error>,
     ) -> Result<(), Self::Error>;
 
     /// Runs statements separated by `;`, with no parameters (schema changes).
@@ -479,7 +482,7 @@ pub fn sqlite_query_each<E: From<Error>>(
     conn: &rusqlite::Connection,
     sql: &str,
     params: &Params<'_>,
-    each: &mut dyn FnMut(&dyn Row) -> Result<(), E>,
+    each: &mut EachRow<'_, E>,
 ) -> Result<(), E> {
     let values = bind(params);
     let mut stmt = conn.prepare_cached(sql).map_err(Error::from)?;
@@ -507,7 +510,7 @@ impl Conn for rusqlite::Connection {
         &self,
         sql: &str,
         params: &Params<'_>,
-        each: &mut dyn FnMut(&dyn Row) -> Result<()>,
+        each: &mut EachRow<'_, Error>,
     ) -> Result<()> {
         sqlite_query_each(self, sql, params, each)
     }
@@ -533,7 +536,7 @@ impl Conn for rusqlite::Transaction<'_> {
         &self,
         sql: &str,
         params: &Params<'_>,
-        each: &mut dyn FnMut(&dyn Row) -> Result<()>,
+        each: &mut EachRow<'_, Error>,
     ) -> Result<()> {
         sqlite_query_each(self, sql, params, each)
     }
@@ -620,7 +623,7 @@ mod tests {
     #[test]
     fn a_value_of_another_class_is_an_error_naming_the_column() -> Result<()> {
         let conn = rusqlite::Connection::open_in_memory()?;
-        let err = Conn::query_one(&conn, "SELECT 1, 'text'", &[], |r| Ok(r.get::<i64>(1)?))
+        let err = Conn::query_one(&conn, "SELECT 1, 'text'", &[], |r| r.get::<i64>(1))
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -628,7 +631,7 @@ mod tests {
             err.contains("column 1: expected an integer, found text"),
             "{err}"
         );
-        let none = Conn::query_opt(&conn, "SELECT 1 WHERE 0", &[], |r| Ok(r.get::<i64>(0)?))?;
+        let none = Conn::query_opt(&conn, "SELECT 1 WHERE 0", &[], |r| r.get::<i64>(0))?;
         assert_eq!(none, None);
         Ok(())
     }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use fieldvisit_core::clock::ServerTime;
 
 use crate::error::{Error, Result};
-use crate::storage::{AdminLogEntry, Tx};
+use crate::storage::{AdminLog, AdminLogEntry};
 
 /// The longest actor name accepted, in characters.
 const MAX_ACTOR_CHARS: usize = 64;
@@ -162,7 +162,7 @@ impl Action {
 
 /// Appends one entry inside the caller's transaction (which commits it with the action).
 pub fn record(
-    tx: &mut dyn Tx,
+    tx: &mut dyn AdminLog,
     actor: &Actor,
     at: ServerTime,
     action: Action,

@@ -25,7 +25,7 @@ use fieldvisit_core::journal::{OpBody, OpKind};
 
 use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};
-use crate::storage::{self, ExitEvent, ExitEventKind, Storage, Tx};
+use crate::storage::{self, ExitEvent, ExitEventKind, Registry, Storage, Tx};
 
 /// One accepted step of a household's poverty status made from a phone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -220,7 +220,7 @@ fn refused(household: &HouseholdId, r: StepRefusal) -> Error {
     }
 }
 
-fn registered(tx: &mut dyn Tx, household: &HouseholdId) -> Result<Household> {
+fn registered(tx: &mut dyn Registry, household: &HouseholdId) -> Result<Household> {
     tx.household(household)?
         .ok_or_else(|| Error::NotFound(format!("no household {household}")))
 }

@@ -11,7 +11,7 @@ use fieldvisit_core::ids::{DeviceId, HouseholdId};
 
 use crate::error::Result;
 use crate::reference::Reference;
-use crate::storage::{DeviceRecord, FeedItem, Tx};
+use crate::storage::{DeviceRecord, FeedItem, Feeds, Registry, Tx};
 
 fn today(now: ServerTime) -> chrono::NaiveDate {
     WallTime(now.0).local_date()
@@ -32,7 +32,7 @@ impl FeedBatch {
     }
 
     /// Appends every gathered entry to its phone's feed, in the order it was gathered.
-    pub fn append(self, tx: &mut dyn Tx) -> Result<()> {
+    pub fn append(self, tx: &mut dyn Feeds) -> Result<()> {
         for (device, items) in &self.runs {
             tx.append_feed_run(device, items)?;
         }
@@ -96,7 +96,7 @@ pub(crate) fn household_changed_in(
 }
 
 /// The areas from a village up to the city, so the phone can name them.
-fn area_chain(tx: &mut dyn Tx, village: &str) -> Result<Vec<String>> {
+fn area_chain(tx: &mut dyn Registry, village: &str) -> Result<Vec<String>> {
     let mut chain = Vec::new();
     let mut next = Some(village.to_string());
     while let Some(code) = next.take() {

@@ -17,10 +17,10 @@ use fieldvisit_core::domain::photo::{
 use fieldvisit_core::protocol::PhotoStatus;
 
 use crate::error::{Refusal, Result};
-use crate::storage::{DeviceRecord, Storage, StoredPhoto, Tx};
+use crate::storage::{DeviceRecord, Photos, Storage, StoredPhoto};
 
 /// The size `device`'s accepted visits declared for the photo; refused when none names it.
-fn claimed_size(tx: &mut dyn Tx, device: &DeviceRecord, sha256: &str) -> Result<u64> {
+fn claimed_size(tx: &mut dyn Photos, device: &DeviceRecord, sha256: &str) -> Result<u64> {
     photo::check_hash("sha256", sha256).map_err(|e| Refusal::BadRequest(e.to_string()))?;
     let size = tx
         .photo_links(sha256)?
@@ -41,7 +41,7 @@ fn claimed_size(tx: &mut dyn Tx, device: &DeviceRecord, sha256: &str) -> Result<
     Ok(size)
 }
 
-fn status_of(tx: &mut dyn Tx, sha256: &str, size: u64) -> Result<PhotoStatus> {
+fn status_of(tx: &mut dyn Photos, sha256: &str, size: u64) -> Result<PhotoStatus> {
     if let Some(stored) = tx.photo(sha256)? {
         return Ok(PhotoStatus {
             sha256: sha256.to_string(),

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use fieldvisit_core::ids::{DeviceId, HouseholdId};
 
 use crate::error::Result;
-use crate::storage::Tx;
+use crate::storage::{Registry, Tx};
 
 /// Reference data that applying pushed operations reads but no pushed operation changes — the
 /// county's code lists, the plate authority keys, and which phones are responsible for a
@@ -50,7 +50,7 @@ impl Reference {
         self.phones.clear();
     }
 
-    pub(crate) fn codes(&mut self, tx: &mut dyn Tx) -> Result<&HashSet<(String, String)>> {
+    pub(crate) fn codes(&mut self, tx: &mut dyn Registry) -> Result<&HashSet<(String, String)>> {
         if self.codes.is_none() {
             let entries = tx.code_entries()?;
             self.codes = Some(entries.into_iter().map(|e| (e.list, e.code)).collect());
@@ -58,7 +58,7 @@ impl Reference {
         Ok(self.codes.get_or_insert_default())
     }
 
-    pub(crate) fn key_known(&mut self, tx: &mut dyn Tx, key_id: u16) -> Result<bool> {
+    pub(crate) fn key_known(&mut self, tx: &mut dyn Registry, key_id: u16) -> Result<bool> {
         if self.key_ids.is_none() {
             let keys = tx.authority_keys()?;
             self.key_ids = Some(keys.into_iter().map(|k| k.key_id).collect());

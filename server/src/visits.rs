@@ -8,7 +8,7 @@ use fieldvisit_core::ids::{HouseholdId, VisitId};
 use fieldvisit_core::journal::{OpBody, OpKind};
 
 use crate::error::Result;
-use crate::storage::Tx;
+use crate::storage::Journal;
 
 /// An accepted visit record and the accepted amendments of it, oldest clock first.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +27,7 @@ impl JournalVisit {
 }
 
 /// Every accepted visit of `household`, in the order the server accepted them.
-pub fn of_household(tx: &mut dyn Tx, household: &HouseholdId) -> Result<Vec<JournalVisit>> {
+pub fn of_household(tx: &mut dyn Journal, household: &HouseholdId) -> Result<Vec<JournalVisit>> {
     let mut visits = Vec::new();
     let mut amendments = Vec::new();
     for (op, _) in tx.ops_of_household(household, &[OpKind::VisitRecord, OpKind::VisitAmend])? {
@@ -51,7 +51,11 @@ pub fn of_household(tx: &mut dyn Tx, household: &HouseholdId) -> Result<Vec<Jour
 }
 
 /// The accepted visit `id` of `household`, if the journal holds it.
-pub fn find(tx: &mut dyn Tx, household: &HouseholdId, id: VisitId) -> Result<Option<JournalVisit>> {
+pub fn find(
+    tx: &mut dyn Journal,
+    household: &HouseholdId,
+    id: VisitId,
+) -> Result<Option<JournalVisit>> {
     Ok(of_household(tx, household)?
         .into_iter()
         .find(|v| v.record.id == id))

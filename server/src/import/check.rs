@@ -16,7 +16,7 @@ use super::layout::Kind;
 use super::parse::{FileInfo, Loc, Records};
 use super::{Counts, RowError};
 use crate::error::Result;
-use crate::storage::Tx;
+use crate::storage::Registry;
 
 /// A record to write and the stored one it replaces.
 #[derive(Debug)]
@@ -79,7 +79,7 @@ impl Plan {
 
 /// The import's rows by key, and what the database was asked already.
 struct Known<'a> {
-    tx: &'a mut dyn Tx,
+    tx: &'a mut dyn Registry,
     records: &'a Records,
     areas: HashMap<&'a str, usize>,
     households: HashMap<&'a str, usize>,
@@ -215,7 +215,7 @@ fn person_code(m: &Member) -> Option<&str> {
 
 /// Checks `records` against each other and the database, and plans the write.
 pub fn check(
-    tx: &mut dyn Tx,
+    tx: &mut dyn Registry,
     records: &Records,
     infos: &[FileInfo],
     errors: &mut Vec<RowError>,

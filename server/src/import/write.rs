@@ -22,7 +22,7 @@ use super::check::{Plan, Planned};
 use crate::admin_log::{self, Action, Actor};
 use crate::error::Result;
 use crate::feed::feed_household;
-use crate::storage::{FeedItem, Tx};
+use crate::storage::{FeedItem, Registry, Tx};
 
 /// Writes `plan`'s new and changed records, feeds the phones concerned and logs the import.
 /// Returns the number of feed entries appended.
@@ -51,7 +51,7 @@ pub fn apply(
     }
 
     fn put<T: PartialEq + Clone>(
-        tx: &mut dyn Tx,
+        tx: &mut dyn Registry,
         list: &[Planned<T>],
         wrap: fn(T) -> RegistryRecord,
         progress: &ProgressBar,

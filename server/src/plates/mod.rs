@@ -23,7 +23,7 @@ use fieldvisit_core::plate::PlateAuthority;
 use crate::admin_log::{self, Action, Actor};
 use crate::error::{Error, Result};
 use crate::feed::household_changed;
-use crate::storage::{Storage, Tx};
+use crate::storage::{Registry, Storage, Tx};
 
 pub use sheet::{PLATES_PER_PAGE, PlateLabel, Village};
 
@@ -223,7 +223,7 @@ pub fn print_village(
 }
 
 /// Finds a household by id or by door-plate code (as typed: case, spaces and hyphens ignored).
-fn find_household(tx: &mut dyn Tx, household: &str) -> Result<Household> {
+fn find_household(tx: &mut dyn Registry, household: &str) -> Result<Household> {
     let input = household.trim();
     if let Ok(id) = HouseholdId::new(input) {
         if let Some(h) = tx.household(&id)? {

@@ -8,7 +8,7 @@ use fieldvisit_core::clock::WallTime;
 use super::{Column, Param, Rows, Spec, Table};
 use crate::error::Result;
 use crate::labels::{Label, Text};
-use crate::storage::Tx;
+use crate::storage::Registry;
 
 pub const SPEC: Spec = Spec {
     title: Text::new("同步冲突", "Sync conflicts"),
@@ -36,7 +36,7 @@ const COLUMNS: [Column; 8] = [
 ];
 
 /// Field values that lost a last-writer-wins merge, and what won.
-pub fn conflicts(tx: &mut dyn Tx, limit: usize) -> Result<Table> {
+pub fn conflicts(tx: &mut dyn Registry, limit: usize) -> Result<Table> {
     let mut t = Rows::new(&COLUMNS);
     for c in tx.conflicts(limit)? {
         t.push([

@@ -20,7 +20,7 @@ use fieldvisit_core::ids::{CadreId, DeviceId, HouseholdId, VisitId};
 use super::{CellKind, Column, Param, Period, Rows, Spec, Table};
 use crate::error::Result;
 use crate::labels::{Label, Text};
-use crate::storage::{ServerVisit, Tx};
+use crate::storage::{Devices, Registry, ServerVisit, Tx};
 
 pub const SPEC: Spec = Spec {
     title: Text::new("异常标记", "Flagged visits"),
@@ -579,7 +579,7 @@ pub fn photo_far_from_household(visits: &[VisitFacts]) -> Vec<Flag> {
 }
 
 /// Each device's clock skew at its last sync, as [`all`] takes them.
-pub fn skews(tx: &mut dyn Tx) -> Result<BTreeMap<DeviceId, i64>> {
+pub fn skews(tx: &mut dyn Devices) -> Result<BTreeMap<DeviceId, i64>> {
     Ok(tx
         .devices()?
         .into_iter()
@@ -590,7 +590,7 @@ pub fn skews(tx: &mut dyn Tx) -> Result<BTreeMap<DeviceId, i64>> {
 /// The facts of stored visits, with the registered dwelling looked up for each visit that
 /// names a photo (the photo position flag needs it; other visits do not, so the lookup is
 /// spared).
-pub fn facts_of(tx: &mut dyn Tx, stored: &[ServerVisit]) -> Result<Vec<VisitFacts>> {
+pub fn facts_of(tx: &mut dyn Registry, stored: &[ServerVisit]) -> Result<Vec<VisitFacts>> {
     let mut homes: HashMap<HouseholdId, Option<GeoPoint>> = HashMap::new();
     let mut facts: Vec<VisitFacts> = Vec::with_capacity(stored.len());
     for v in stored {

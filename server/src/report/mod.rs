@@ -37,7 +37,7 @@ use fieldvisit_core::ids::{CadreId, HouseholdId};
 
 use crate::error::Result;
 use crate::labels::Text;
-use crate::storage::Tx;
+use crate::storage::{self, Tx};
 pub use table::{CellKind, Column, Format, Rows, Table};
 
 /// One line per report: `Variant = "name" => module,`. The module is the report's file, which
@@ -246,7 +246,7 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// Loads the registry with responsibility as of `day`.
-    pub(crate) fn load(tx: &mut dyn Tx, day: NaiveDate) -> Result<Registry> {
+    pub(crate) fn load(tx: &mut dyn storage::Registry, day: NaiveDate) -> Result<Registry> {
         let mut households = Vec::new();
         let mut village_names = BTreeMap::new();
         let mut cadre_names = BTreeMap::new();
@@ -278,7 +278,11 @@ impl Registry {
         self.village_names.get(code).cloned().unwrap_or_default()
     }
 
-    pub(crate) fn cadre_name(&self, tx: &mut dyn Tx, id: &CadreId) -> Result<String> {
+    pub(crate) fn cadre_name(
+        &self,
+        tx: &mut dyn storage::Registry,
+        id: &CadreId,
+    ) -> Result<String> {
         match self.cadre_names.get(id) {
             Some(n) => Ok(n.clone()),
             None => Ok(tx.cadre(id)?.map(|c| c.name).unwrap_or_default()),

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Column, Param, Rows, Spec, Table};
 use crate::error::Result;
 use crate::labels::{Label, Text};
-use crate::storage::Tx;
+use crate::storage::Journal;
 
 pub const SPEC: Spec = Spec {
     title: Text::new("被拒操作", "Rejected operations"),
@@ -25,7 +25,7 @@ const COLUMNS: [Column; 5] = [
 ];
 
 /// Operations the server refused, with the device, its sequence number and the reason.
-pub fn rejected(tx: &mut dyn Tx, limit: usize) -> Result<Table> {
+pub fn rejected(tx: &mut dyn Journal, limit: usize) -> Result<Table> {
     let mut t = Rows::new(&COLUMNS);
     for (device, r) in tx.rejections(limit)? {
         t.push([

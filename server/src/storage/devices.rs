@@ -147,7 +147,7 @@ impl<D: Db + ?Sized> Devices for D {
              WHERE code_hash = ?1 AND (used_by IS NULL OR used_by = ?2) AND expires_at > ?3
              RETURNING cadre",
             &[code_hash, &device.to_string(), &now.0],
-            |r| Ok(CadreId::new(r.get::<String>(0)?).map_err(corrupt("cadre id"))?),
+            |r| CadreId::new(r.get::<String>(0)?).map_err(corrupt("cadre id")),
         )
     }
 

@@ -159,7 +159,7 @@ impl<D: Db + ?Sized> Feeds for D {
             "SELECT ref FROM feed WHERE device = ?1 AND kind = 'household'
              GROUP BY ref ORDER BY ref COLLATE BINARY",
             &[&device.to_string()],
-            |r| Ok(HouseholdId::new(r.get::<String>(0)?).map_err(corrupt("household id"))?),
+            |r| HouseholdId::new(r.get::<String>(0)?).map_err(corrupt("household id")),
         )
     }
 }

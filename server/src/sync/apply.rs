@@ -21,7 +21,7 @@ use super::MAX_CLOCK_AHEAD_MS;
 use crate::error::Result;
 use crate::feed::{self, FeedBatch};
 use crate::reference::Reference;
-use crate::storage::{Conflict, DeviceRecord, PhotoLink, ServerVisit, Tx};
+use crate::storage::{Conflict, DeviceRecord, PhotoLink, Registry, ServerVisit, Tx};
 
 /// Why an operation is refused; stored with it and reported to the device.
 #[derive(Debug, Clone)]
@@ -282,7 +282,7 @@ fn check_amendment(
 
 #[allow(clippy::too_many_arguments)]
 fn check_fields(
-    tx: &mut dyn Tx,
+    tx: &mut dyn Registry,
     reference: &mut Reference,
     device: &DeviceRecord,
     op: &Operation,

@@ -31,7 +31,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use postgres::{Client, Config, NoTls, Statement};
 
-use fieldvisit_core::sql::{self, Conn, Dialect, Params, Row, Value};
+use fieldvisit_core::sql::{self, Conn, Dialect, EachRow, Params, Row, Value};
 
 pub use scratch::ScratchSchema;
 
@@ -350,7 +350,7 @@ impl Conn for PgTx<'_> {
         &self,
         sql: &str,
         params: &Params<'_>,
-        each: &mut dyn FnMut(&dyn Row) -> Result<()>,
+        each: &mut EachRow<'_, Error>,
     ) -> Result<()> {
         let values = bind(params);
         let rows = {

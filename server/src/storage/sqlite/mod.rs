@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-use fieldvisit_core::sql::{self, Conn, Dialect, Params, Row};
+use fieldvisit_core::sql::{self, Conn, Dialect, EachRow, Params};
 use fieldvisit_core::sqlite::Schema;
 
 use super::{Storage, Tx, migrations, savepoint};
@@ -146,7 +146,7 @@ impl Conn for On<'_> {
         &self,
         sql: &str,
         params: &Params<'_>,
-        each: &mut dyn FnMut(&dyn Row) -> Result<()>,
+        each: &mut EachRow<'_, Error>,
     ) -> Result<()> {
         sql::sqlite_query_each(self.0, sql, params, each)
     }
@@ -171,7 +171,7 @@ impl Conn for SqliteTx<'_> {
         &self,
         sql: &str,
         params: &Params<'_>,
-        each: &mut dyn FnMut(&dyn Row) -> Result<()>,
+        each: &mut EachRow<'_, Error>,
     ) -> Result<()> {
         On(&self.conn).query_each(sql, params, each)
     }
