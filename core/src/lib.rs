@@ -10,6 +10,12 @@
 //! - [`plate`] and [`codes`]: signed door-plate QR payloads and typed codes with a check character.
 //! - [`validate`]: field rules with typed, value-free errors.
 //! - [`clock`]: wall time and the hybrid logical clock.
+//! - [`sql`]: one statement text and one row reader for every database fieldvisit keeps (the
+//!   phone's SQLite, the server's SQLite and PostgreSQL); [`rows`]: the registry's rows and the
+//!   scope rule over it; [`sqlite`]: the one SQLite migration mechanism.
+//!
+//! The modules' layers are in docs/architecture.md; `tests/tests/module_layers.rs` checks that
+//! no two modules depend on each other.
 
 pub mod clock;
 pub mod codes;
