@@ -495,56 +495,54 @@ pub fn sqlite_query_each<E: From<Error>>(
     Ok(())
 }
 
-impl Conn for rusqlite::Connection {
-    type Error = Error;
-
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
-
-    fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64> {
-        sqlite_execute(self, sql, params)
-    }
-
-    fn query_each(
-        &self,
-        sql: &str,
-        params: &Params<'_>,
-        each: &mut EachRow<'_, Error>,
-    ) -> Result<()> {
-        sqlite_query_each(self, sql, params, each)
-    }
-
-    fn batch(&self, sql: &str) -> Result<()> {
-        Ok(self.execute_batch(sql)?)
-    }
+/// [`Conn::batch`] on a SQLite connection.
+pub fn sqlite_batch<E: From<Error>>(conn: &rusqlite::Connection, sql: &str) -> Result<(), E> {
+    Ok(conn.execute_batch(sql).map_err(Error::from)?)
 }
 
-/// A transaction is its connection for running statements.
-impl Conn for rusqlite::Transaction<'_> {
-    type Error = Error;
+/// Implements [`Conn`] for a type that holds a SQLite connection: `sqlite_conn!(Type, Error,
+/// |this| expression giving the &rusqlite::Connection)`. One implementation for the phone's
+/// connections and transactions and for the server's, each with its own error type.
+#[macro_export]
+macro_rules! sqlite_conn {
+    ($ty:ty, $err:ty, |$this:ident| $conn:expr) => {
+        impl $crate::sql::Conn for $ty {
+            type Error = $err;
 
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
+            fn dialect(&self) -> $crate::sql::Dialect {
+                $crate::sql::Dialect::Sqlite
+            }
 
-    fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64> {
-        sqlite_execute(self, sql, params)
-    }
+            fn execute(
+                &self,
+                sql: &str,
+                params: &$crate::sql::Params<'_>,
+            ) -> ::std::result::Result<u64, $err> {
+                let $this = self;
+                $crate::sql::sqlite_execute($conn, sql, params)
+            }
 
-    fn query_each(
-        &self,
-        sql: &str,
-        params: &Params<'_>,
-        each: &mut EachRow<'_, Error>,
-    ) -> Result<()> {
-        sqlite_query_each(self, sql, params, each)
-    }
+            fn query_each(
+                &self,
+                sql: &str,
+                params: &$crate::sql::Params<'_>,
+                each: &mut $crate::sql::EachRow<'_, $err>,
+            ) -> ::std::result::Result<(), $err> {
+                let $this = self;
+                $crate::sql::sqlite_query_each($conn, sql, params, each)
+            }
 
-    fn batch(&self, sql: &str) -> Result<()> {
-        Ok(self.execute_batch(sql)?)
-    }
+            fn batch(&self, sql: &str) -> ::std::result::Result<(), $err> {
+                let $this = self;
+                $crate::sql::sqlite_batch($conn, sql)
+            }
+        }
+    };
 }
+
+sqlite_conn!(rusqlite::Connection, Error, |conn| conn);
+// A transaction is its connection for running statements.
+sqlite_conn!(rusqlite::Transaction<'_>, Error, |tx| tx);
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,6 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-use fieldvisit_core::sql::{self, Conn, Dialect, EachRow, Params};
 use fieldvisit_core::sqlite::Schema;
 
 use super::{Storage, Tx, migrations, savepoint};
@@ -131,55 +130,8 @@ impl Drop for SqliteTx<'_> {
 /// Statements on a SQLite connection, with the server's error type.
 pub(super) struct On<'a>(pub(super) &'a Connection);
 
-impl Conn for On<'_> {
-    type Error = Error;
-
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
-
-    fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64> {
-        sql::sqlite_execute(self.0, sql, params)
-    }
-
-    fn query_each(
-        &self,
-        sql: &str,
-        params: &Params<'_>,
-        each: &mut EachRow<'_, Error>,
-    ) -> Result<()> {
-        sql::sqlite_query_each(self.0, sql, params, each)
-    }
-
-    fn batch(&self, sql: &str) -> Result<()> {
-        Ok(self.0.execute_batch(sql)?)
-    }
-}
-
-impl Conn for SqliteTx<'_> {
-    type Error = Error;
-
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
-
-    fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64> {
-        On(&self.conn).execute(sql, params)
-    }
-
-    fn query_each(
-        &self,
-        sql: &str,
-        params: &Params<'_>,
-        each: &mut EachRow<'_, Error>,
-    ) -> Result<()> {
-        On(&self.conn).query_each(sql, params, each)
-    }
-
-    fn batch(&self, sql: &str) -> Result<()> {
-        On(&self.conn).batch(sql)
-    }
-}
+fieldvisit_core::sqlite_conn!(On<'_>, Error, |on| on.0);
+fieldvisit_core::sqlite_conn!(SqliteTx<'_>, Error, |tx| &tx.conn);
 
 impl Tx for SqliteTx<'_> {
     fn commit(mut self: Box<Self>) -> Result<()> {
