@@ -9,22 +9,24 @@
 //! own types (its schema-comparison test keeps them in step).
 
 use serde::Serialize;
-use serde_json::Value as Json;
 
 use chrono::NaiveDate;
 
-use crate::clock::Hlc;
 use crate::codes::HumanCode;
-use crate::domain::fields::Entity;
 use crate::domain::{
     Area, Assignment, Cadre, CodeEntry, GeoPoint, Household, Measure, Member, RegistryRecord,
     VillagePost,
 };
 use crate::error::Error;
-use crate::ids::{AssignmentId, CadreId, DeviceId, HouseholdId, MeasureId, MemberId, PostId};
+use crate::ids::{AssignmentId, CadreId, HouseholdId, MeasureId, MemberId, PostId};
 use crate::plate::AuthorityKey;
-use crate::protocol::{FieldClock, FieldClocks};
-use crate::sql::{Conn, Row, Value};
+use crate::sql::{Conn, Row};
+
+mod fields;
+mod tables;
+
+pub use fields::{field_clocks, field_value, set_field, set_poverty_status};
+pub use tables::REGISTRY_TABLES;
 
 type Result<T, C> = std::result::Result<T, <C as Conn>::Error>;
 
@@ -595,253 +597,4 @@ pub fn authority_keys<C: Conn + ?Sized>(c: &C) -> Result<Vec<AuthorityKey>, C> {
             })
         },
     )
-}
-
-/// The registry tables, shared by the device store and the server's embedded backend.
-/// Statements are never edited once released (see `crate::sqlite`).
-pub const REGISTRY_TABLES: &str = r#"
-CREATE TABLE code_list (
-    list     TEXT NOT NULL,
-    code     TEXT NOT NULL,
-    label_zh TEXT NOT NULL,
-    label_en TEXT NOT NULL,
-    parent   TEXT,
-    PRIMARY KEY (list, code)
-) STRICT, WITHOUT ROWID;
-
-CREATE TABLE area (
-    code            TEXT PRIMARY KEY,
-    name            TEXT NOT NULL,
-    parent          TEXT,
-    is_poor_village INTEGER NOT NULL DEFAULT 0,
-    lat             REAL,
-    lon             REAL
-) STRICT;
-
-CREATE TABLE household (
-    id                TEXT PRIMARY KEY,
-    code              TEXT NOT NULL UNIQUE,
-    plate_issue       INTEGER NOT NULL DEFAULT 1,
-    village           TEXT NOT NULL,
-    group_name        TEXT,
-    head              TEXT,
-    phone             TEXT,
-    ident_standard    TEXT,
-    attribute         TEXT NOT NULL,
-    main_cause        TEXT NOT NULL,
-    other_causes      TEXT NOT NULL DEFAULT '[]',
-    poverty_status    TEXT NOT NULL,
-    identified_year   INTEGER,
-    exit_year         INTEGER,
-    housing_area_m2   REAL,
-    housing_structure TEXT,
-    housing_safety    TEXT,
-    drinking_water    TEXT,
-    lat               REAL,
-    lon               REAL
-) STRICT;
-CREATE INDEX household_village ON household (village);
-
-CREATE TABLE member (
-    id                      TEXT PRIMARY KEY,
-    household               TEXT NOT NULL REFERENCES household (id) ON DELETE CASCADE,
-    person_code             TEXT UNIQUE,
-    name                    TEXT NOT NULL,
-    resident_id             TEXT,
-    sex                     TEXT NOT NULL,
-    birth_date              TEXT,
-    ethnicity               TEXT,
-    relationship            TEXT NOT NULL,
-    education               TEXT,
-    school_status           TEXT,
-    health                  TEXT,
-    labour_skill            TEXT,
-    work_status             TEXT,
-    work_months             INTEGER,
-    dibao                   INTEGER NOT NULL DEFAULT 0,
-    wubao                   INTEGER NOT NULL DEFAULT 0,
-    medical_insured         INTEGER NOT NULL DEFAULT 0,
-    serious_illness_insured INTEGER NOT NULL DEFAULT 0
-) STRICT;
-CREATE INDEX member_household ON member (household);
-
-CREATE TABLE cadre (
-    id        TEXT PRIMARY KEY,
-    name      TEXT NOT NULL,
-    phone     TEXT,
-    work_unit TEXT,
-    title     TEXT,
-    rank      TEXT,
-    role      TEXT NOT NULL
-) STRICT;
-
-CREATE TABLE assignment (
-    id        TEXT PRIMARY KEY,
-    cadre     TEXT NOT NULL,
-    household TEXT NOT NULL,
-    from_date TEXT NOT NULL,
-    to_date   TEXT
-) STRICT;
-CREATE INDEX assignment_cadre ON assignment (cadre, household);
-CREATE INDEX assignment_household ON assignment (household);
-
-CREATE TABLE village_post (
-    id        TEXT PRIMARY KEY,
-    cadre     TEXT NOT NULL,
-    village   TEXT NOT NULL,
-    from_date TEXT NOT NULL,
-    to_date   TEXT
-) STRICT;
-CREATE INDEX village_post_cadre ON village_post (cadre);
-
-CREATE TABLE measure (
-    id           TEXT PRIMARY KEY,
-    household    TEXT NOT NULL,
-    category     TEXT NOT NULL,
-    content      TEXT NOT NULL,
-    date         TEXT NOT NULL,
-    cost_yuan    REAL,
-    acknowledged INTEGER NOT NULL DEFAULT 0
-) STRICT;
-CREATE INDEX measure_household ON measure (household);
-
-CREATE TABLE authority_key (
-    key_id     INTEGER PRIMARY KEY,
-    public_key BLOB NOT NULL
-) STRICT;
-
--- The clock of the last write to each household or member field, for per-field
--- last-writer-wins merging with what the server sends.
-CREATE TABLE field_clock (
-    entity TEXT NOT NULL,
-    id     TEXT NOT NULL,
-    field  TEXT NOT NULL,
-    hlc    INTEGER NOT NULL,
-    device TEXT NOT NULL,
-    PRIMARY KEY (entity, id, field)
-) STRICT, WITHOUT ROWID;
-"#;
-
-/// A JSON field value as the value stored in its column: flags as 0/1, numbers as integers
-/// or reals, text as text. Editable fields hold scalars only; anything else is stored as its
-/// JSON text.
-fn stored(value: &Json) -> Value<'_> {
-    match value {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Int(i64::from(*b)),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i),
-            None => Value::Real(n.as_f64().unwrap_or_default()),
-        },
-        Json::String(s) => Value::Text(s.as_str().into()),
-        other => Value::Text(other.to_string().into()),
-    }
-}
-
-/// A stored column value as JSON; `flag` columns are booleans.
-fn as_json(value: Value<'_>, flag: bool) -> Json {
-    match value {
-        Value::Null => Json::Null,
-        Value::Int(i) if flag => Json::Bool(i != 0),
-        Value::Int(i) => Json::from(i),
-        Value::Real(x) => Json::from(x),
-        Value::Text(s) => Json::String(s.into_owned()),
-        Value::Blob(b) => Json::from(b.into_owned()),
-    }
-}
-
-fn is_flag(column: &str) -> bool {
-    matches!(
-        column,
-        "dibao" | "wubao" | "medical_insured" | "serious_illness_insured"
-    )
-}
-
-fn editable_column(entity: Entity, field: &str) -> std::result::Result<&'static str, Error> {
-    entity.field(field).ok_or_else(|| Error::FieldNotEditable {
-        field: field.into(),
-    })
-}
-
-/// Writes one editable field and the clock of the write. The column name comes from the
-/// entity's own field table, never from the caller's text.
-pub fn set_field<C: Conn + ?Sized>(
-    c: &C,
-    entity: Entity,
-    id: &str,
-    field: &str,
-    value: &Json,
-    clock: &FieldClock,
-) -> Result<(), C> {
-    let column = editable_column(entity, field)?;
-    let table = entity.table();
-    c.execute(
-        &format!("UPDATE {table} SET {column} = ?2 WHERE id = ?1"),
-        &[&id, &stored(value)],
-    )?;
-    c.execute(
-        "INSERT INTO field_clock (entity, id, field, hlc, device) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (entity, id, field) DO UPDATE SET hlc = excluded.hlc,
-             device = excluded.device",
-        &[
-            &table,
-            &id,
-            &column,
-            &clock.hlc.as_i64(),
-            &clock.device.to_string(),
-        ],
-    )?;
-    Ok(())
-}
-
-/// Sets a household's poverty status (a checked exit step, [`crate::domain::exit`]); the exit
-/// year is set with a step to exited and left as it was otherwise.
-pub fn set_poverty_status<C: Conn + ?Sized>(
-    c: &C,
-    household: &HouseholdId,
-    status: &str,
-    exit_year: Option<i32>,
-) -> Result<(), C> {
-    c.execute(
-        "UPDATE household SET poverty_status = ?2, exit_year = COALESCE(?3, exit_year)
-         WHERE id = ?1",
-        &[&household.as_str(), &status, &exit_year],
-    )?;
-    Ok(())
-}
-
-/// The current value of one editable field, as JSON (`null` when the row does not exist).
-pub fn field_value<C: Conn + ?Sized>(
-    c: &C,
-    entity: Entity,
-    id: &str,
-    field: &str,
-) -> Result<Json, C> {
-    let column = editable_column(entity, field)?;
-    let table = entity.table();
-    let value = c.query_opt(
-        &format!("SELECT {column} FROM {table} WHERE id = ?1"),
-        &[&id],
-        |r| Ok(as_json(r.value(0)?, is_flag(column))),
-    )?;
-    Ok(value.unwrap_or(Json::Null))
-}
-
-/// The clocks of the last writes to an entity's fields.
-pub fn field_clocks<C: Conn + ?Sized>(c: &C, entity: Entity, id: &str) -> Result<FieldClocks, C> {
-    let rows = c.query(
-        "SELECT field, hlc, device FROM field_clock WHERE entity = ?1 AND id = ?2",
-        &[&entity.table(), &id],
-        |r| {
-            let device: String = r.get(2)?;
-            Ok((
-                r.get::<String>(0)?,
-                FieldClock {
-                    hlc: Hlc::from_i64(r.get(1)?),
-                    device: DeviceId::parse(&device).map_err(corrupt("field clock device"))?,
-                },
-            ))
-        },
-    )?;
-    Ok(rows.into_iter().collect())
 }
