@@ -152,3 +152,43 @@ impl Tx for SqliteTx<'_> {
         savepoint::rollback(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Vec<String> {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
+        stmt.query_map(params, |r| r.get::<_, String>(3))
+            .expect("plan")
+            .collect::<rusqlite::Result<_>>()
+            .expect("plan rows")
+    }
+
+    /// Each accepted visit asks who is responsible for its household; in a province that must
+    /// stay a few index seeks, never a pass over every assignment or village post.
+    #[test]
+    fn the_cadres_of_a_household_are_found_through_indexes_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.db");
+        drop(SqliteStorage::open(&path).expect("open"));
+        let conn = Connection::open(&path).expect("connection");
+        let steps = plan(
+            &conn,
+            fieldvisit_core::rows::CADRES_IN_SCOPE,
+            ["150781100001001", "2026-11-29"],
+        );
+        assert!(
+            steps.iter().any(|s| s.contains("village_post_village")),
+            "{steps:?}"
+        );
+        assert!(
+            !steps
+                .iter()
+                .any(|s| s.starts_with("SCAN") && !s.contains("scope")),
+            "{steps:?}"
+        );
+    }
+}
