@@ -10,6 +10,8 @@
 //! - [`plate`] and [`codes`]: signed door-plate QR payloads and typed codes with a check character.
 //! - [`validate`]: field rules with typed, value-free errors.
 //! - [`clock`]: wall time and the hybrid logical clock.
+//! - `openapi` (feature `openapi`, for the server): the schemas of values whose JSON shape serde
+//!   does not tell, for the protocol's `utoipa::ToSchema` derives.
 
 pub mod clock;
 pub mod codes;
@@ -17,6 +19,8 @@ pub mod domain;
 pub mod error;
 pub mod ids;
 pub mod journal;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod plate;
 pub mod protocol;
 pub mod report;

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::StatusCode;
+use axum::{Extension, Router};
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -80,17 +80,49 @@ impl AppState {
 }
 
 /// Every route of the server: the phones' API and the dashboard, compressed, bounded in time
-/// and traced alike.
+/// and traced alike; and the OpenAPI document of their `/v1` routes, served by
+/// `crate::http::openapi::serve`.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(crate::http::routes().with_state(state.api()))
-        .merge(crate::web::routes().with_state(state.dashboard()))
+    let (api, web, doc) = assemble();
+    // Serializing a document of plain maps and strings cannot fail; if it ever did, the
+    // document's route would answer 500 rather than the server refuse to start.
+    let served = doc
+        .and_then(|doc| crate::http::openapi::Served::new(&doc))
+        .ok();
+    let router = Router::new()
+        .merge(api.with_state(state.api()))
+        .merge(web.with_state(state.dashboard()));
+    let router = match served {
+        Some(served) => router.layer(Extension(served)),
+        None => router,
+    };
+    router
         .layer(CompressionLayer::new().gzip(true).zstd(true))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
         .layer(TraceLayer::new_for_http())
+}
+
+/// The OpenAPI document `GET /v1/openapi.json` serves: the head (`crate::http::openapi`)
+/// with the descriptions of the phones' routes and of the admin API's.
+pub fn openapi() -> serde_json::Result<serde_json::Value> {
+    assemble().2
+}
+
+/// The two route sets and the document made from both.
+fn assemble() -> (
+    Router<ApiState>,
+    Router<WebState>,
+    serde_json::Result<serde_json::Value>,
+) {
+    let (api, api_doc) = crate::http::routes().split_for_parts();
+    let (web, web_doc) = crate::web::routes().split_for_parts();
+    let mut doc = crate::http::openapi::base();
+    doc.merge(api_doc);
+    doc.merge(web_doc);
+    (api, web, crate::http::openapi::finish(doc))
 }
 
 /// Serves on `listener` until `shutdown` resolves.
