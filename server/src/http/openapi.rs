@@ -26,6 +26,8 @@ use utoipa::{PartialSchema, ToResponse, ToSchema};
 
 use fieldvisit_core::protocol::{ErrorBody, ErrorCode, MAX_REQUEST_BYTES};
 
+use crate::web::auth::SESSION_COOKIE;
+
 /// The security scheme of the phones' calls: `Authorization: Bearer <token>` from enrollment.
 pub const BEARER: &str = "bearer";
 /// The security scheme of the admin API: the dashboard's session cookie.
@@ -71,7 +73,7 @@ impl utoipa::Modify for Security {
         components.add_security_scheme(
             ADMIN_SESSION,
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                "fv_session",
+                SESSION_COOKIE,
                 "The dashboard session cookie set by POST /admin/login (form fields username, \
                  password).",
             ))),
@@ -219,15 +221,16 @@ fn error_codes() -> Vec<(String, u16)> {
         .collect()
 }
 
-/// Adds `maximum` to every integer schema of an unsigned format (`uint32`, …).
+/// Adds `maximum` to every integer schema of an unsigned type (utoipa's `non_strict_integers`
+/// formats, which it spells `u-int32`; written here as the usual `uint32`).
 fn bound_unsigned(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            let max = match map.get("format").and_then(Value::as_str) {
-                Some("uint8") => Some(u64::from(u8::MAX)),
-                Some("uint16") => Some(u64::from(u16::MAX)),
-                Some("uint32") => Some(u64::from(u32::MAX)),
-                Some("uint64") => Some(u64::MAX),
+            let unsigned = match map.get("format").and_then(Value::as_str) {
+                Some("u-int8") => Some(("uint8", u64::from(u8::MAX))),
+                Some("u-int16") => Some(("uint16", u64::from(u16::MAX))),
+                Some("u-int32") => Some(("uint32", u64::from(u32::MAX))),
+                Some("u-int64") => Some(("uint64", u64::MAX)),
                 _ => None,
             };
             let integer = match map.get("type") {
@@ -235,7 +238,8 @@ fn bound_unsigned(value: &mut Value) {
                 Some(Value::Array(types)) => types.iter().any(|t| t == "integer"),
                 _ => false,
             };
-            if let Some(max) = max.filter(|_| integer) {
+            if let Some((format, max)) = unsigned.filter(|_| integer) {
+                map.insert("format".into(), format.into());
                 map.entry("maximum").or_insert(max.into());
             }
             map.values_mut().for_each(bound_unsigned);
