@@ -24,13 +24,27 @@ pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// The default pull page budget, in bytes of uncompressed JSON.
 pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
 
+/// The schema of a request's `protocol` (feature `openapi`): the versions this build speaks.
+/// Any other number is read and refused (`unsupported_protocol`, which names these).
+#[cfg(feature = "openapi")]
+fn spoken_protocols() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .description(Some(
+            "The protocol version the caller speaks: one this server speaks, or the call is \
+             refused (unsupported_protocol, naming the versions it speaks).",
+        ))
+        .enum_values(Some([PROTOCOL_VERSION]))
+        .into()
+}
+
 /// `POST /v1/enroll`: a phone presents a one-time enrollment code and its public key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     /// The protocol version the phone speaks; the server answers other versions than its own
     /// with `unsupported_protocol`.
-    #[cfg_attr(feature = "openapi", schema(examples(json!(PROTOCOL_VERSION))))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = spoken_protocols))]
     pub protocol: u32,
     pub code: String,
     pub device: DeviceId,
@@ -61,7 +75,7 @@ pub struct EnrollResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncRequest {
     /// As in [`EnrollRequest`].
-    #[cfg_attr(feature = "openapi", schema(examples(json!(PROTOCOL_VERSION))))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = spoken_protocols))]
     pub protocol: u32,
     pub device: DeviceId,
     pub app_version: String,
