@@ -297,6 +297,8 @@ pub trait Conn {
     fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, Self::Error>;
 
     /// Runs a query and calls `each` with every row, in order.
+    // The callback's type is spelled out, not aliased: every backend's impl repeats it as is.
+    #[allow(clippy::type_complexity)]
     fn query_each(
         &self,
         sql: &str,
