@@ -6,8 +6,8 @@
 //! parameters by `crate::web::api`, the report names by `crate::report::Report`.
 //!
 //! This module holds what no single route owns: the document's head ([`base`]): its title,
-//! the two ways of authenticating ([`BEARER`], [`ADMIN_SESSION`]) and the refused-call answer
-//! ([`Refused`]); the finishing pass that names, on each refused answer, the error codes its
+//! the phones' way of authenticating ([`BEARER`]; the admin API brings its own, the session
+//! cookie, with its routes) and the refused-call answer ([`Refused`]); the finishing pass that names, on each refused answer, the error codes its
 //! status carries (from the one mapping, [`super::error::status`]); and the handler that
 //! serves the finished document. `crate::app` merges the routes' documents into it.
 
@@ -20,18 +20,14 @@ use utoipa::openapi::Required;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::{Response as ResponseObject, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 use utoipa::{PartialSchema, ToResponse, ToSchema};
 
 use fieldvisit_core::protocol::{ErrorBody, ErrorCode, MAX_REQUEST_BYTES};
 
-use crate::web::auth::SESSION_COOKIE;
-
 /// The security scheme of the phones' calls: `Authorization: Bearer <token>` from enrollment.
 pub const BEARER: &str = "bearer";
-/// The security scheme of the admin API: the dashboard's session cookie.
-pub const ADMIN_SESSION: &str = "adminSession";
 
 /// The document's head, before the routes' paths are merged in.
 #[derive(utoipa::OpenApi)]
@@ -69,14 +65,6 @@ impl utoipa::Modify for Security {
                     ))
                     .build(),
             ),
-        );
-        components.add_security_scheme(
-            ADMIN_SESSION,
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                SESSION_COOKIE,
-                "The dashboard session cookie set by POST /admin/login (form fields username, \
-                 password).",
-            ))),
         );
     }
 }

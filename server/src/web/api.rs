@@ -17,7 +17,8 @@ use utoipa::openapi::response::{Response as ResponseObject, ResponseBuilder};
 use utoipa::openapi::schema::{
     ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
 };
-use utoipa::openapi::{Content, RefOr, Required};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{ComponentsBuilder, Content, OpenApi, OpenApiBuilder, RefOr, Required};
 use utoipa::{IntoParams, IntoResponses, PartialSchema, ToSchema};
 
 use crate::error::{Error, Refusal, Result};
@@ -26,6 +27,7 @@ use crate::http::error::ApiError;
 use crate::http::openapi::{Binary, Refused};
 use crate::report::{self, Format, Period, Report, ReportOptions};
 use crate::web::WebState;
+use crate::web::auth::SESSION_COOKIE;
 
 const MAX_DAYS: u32 = 3660;
 const DEFAULT_DAYS: u32 = 30;
@@ -165,6 +167,25 @@ pub async fn report(
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The security scheme of the admin API: the dashboard's session cookie.
+pub const ADMIN_SESSION: &str = "adminSession";
+
+/// The admin API's part of the OpenAPI document's head: its security scheme, the dashboard's
+/// session cookie ([`SESSION_COOKIE`]).
+pub fn openapi_head() -> OpenApi {
+    let scheme = SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+        SESSION_COOKIE,
+        "The dashboard session cookie set by POST /admin/login (form fields username, password).",
+    )));
+    OpenApiBuilder::new()
+        .components(Some(
+            ComponentsBuilder::new()
+                .security_scheme(ADMIN_SESSION, scheme)
+                .build(),
+        ))
+        .build()
 }
 
 /// The report names of [`Report`], in its order: the `{name}` of this endpoint.

@@ -94,7 +94,7 @@ pub fn page_path(report: Report) -> String {
 /// The dashboard's and the admin API's routes, the admin API's with its description (the
 /// dashboard's pages are not part of the API); `crate::app` joins them with the phones' API.
 pub fn routes() -> OpenApiRouter<WebState> {
-    let mut router = OpenApiRouter::default()
+    let mut router = OpenApiRouter::with_openapi(api::openapi_head())
         .route("/admin", get(pages::home))
         .route("/admin/", get(pages::home))
         .route("/admin/login", get(pages::login_form).post(pages::login))
