@@ -622,7 +622,7 @@ mod tests {
     #[test]
     fn a_value_of_another_class_is_an_error_naming_the_column() -> Result<()> {
         let conn = rusqlite::Connection::open_in_memory()?;
-        let err = Conn::query_one(&conn, "SELECT 1, 'text'", &[], |r| Ok(r.get::<i64>(1)?))
+        let err = Conn::query_one(&conn, "SELECT 1, 'text'", &[], |r| r.get::<i64>(1))
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -630,7 +630,7 @@ mod tests {
             err.contains("column 1: expected an integer, found text"),
             "{err}"
         );
-        let none = Conn::query_opt(&conn, "SELECT 1 WHERE 0", &[], |r| Ok(r.get::<i64>(0)?))?;
+        let none = Conn::query_opt(&conn, "SELECT 1 WHERE 0", &[], |r| r.get::<i64>(0))?;
         assert_eq!(none, None);
         Ok(())
     }
