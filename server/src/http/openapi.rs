@@ -7,9 +7,10 @@
 //!
 //! This module holds what no single route owns: the document's head ([`base`]): its title,
 //! the phones' way of authenticating ([`BEARER`]; the admin API brings its own, the session
-//! cookie, with its routes) and the refused-call answer ([`Refused`]); the finishing pass that names, on each refused answer, the error codes its
-//! status carries (from the one mapping, [`super::error::status`]); and the handler that
-//! serves the finished document. `crate::app` merges the routes' documents into it.
+//! cookie, with its routes) and the refused-call answer ([`Refused`]); the finishing pass
+//! ([`finish`]) that names, on each refused answer, the error codes its status carries (from
+//! the one mapping, [`super::error::status`]) and bounds unsigned integers; and the handler
+//! that serves the finished document. `crate::app` merges the routes' documents into it.
 
 use axum::Extension;
 use axum::body::Bytes;

@@ -5,6 +5,9 @@
 //!
 //! Parameters mirror the CLI's: `format` (csv, json, xlsx; default csv), `from`+`to` or
 //! `to`+`days` (default the 30 days ending today, China Standard Time), `required`, `limit`.
+//! The endpoint's OpenAPI description is made here from the same bounds and defaults
+//! ([`ReportQuery`], [`ReportAnswer`]), its `{name}` from [`Report`], and its security scheme
+//! ([`openapi_head`]).
 
 use std::collections::{BTreeMap, HashMap};
 
