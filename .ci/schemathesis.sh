@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Property-based API fuzzing: schemathesis generates requests from the server's own OpenAPI
-# document (/v1/openapi.json) and fails on any 5xx response. Runs against a real server on a
-# small synthetic region, authenticated as an enrolled device so that /v1/sync is reached.
+# document (/v1/openapi.json, generated from the handlers and the protocol's types) and fails on
+# any 5xx response. Runs against a real server on a small synthetic region, authenticated as an
+# enrolled device so that /v1/sync is reached (its bodies mostly naming that device, see
+# .ci/schemathesis_hooks.py) and as a logged-in admin so that the admin API is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,12 +25,14 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-# A device enrolls (RFC 8032's first test public key is a valid Ed25519 point).
-token=$(python3 - "$port" "$code" <<'PY'
-import base64, json, sys, urllib.request, uuid
-port, code = sys.argv[1], sys.argv[2]
+# A device enrolls (RFC 8032's first test public key is a valid Ed25519 point). Its id goes to
+# the hooks (.ci/schemathesis_hooks.py), which put it in most generated sync bodies.
+device=$(python3 -c "import uuid; print(uuid.uuid4())")
+token=$(python3 - "$port" "$code" "$device" <<'PY'
+import base64, json, sys, urllib.request
+port, code, device = sys.argv[1], sys.argv[2], sys.argv[3]
 key = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
-body = json.dumps({"protocol": 1, "code": code, "device": str(uuid.uuid4()),
+body = json.dumps({"protocol": 1, "code": code, "device": device,
                    "public_key": base64.b64encode(key).decode(), "app_version": "schemathesis"}).encode()
 req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/enroll", data=body, headers={"content-type": "application/json"})
 print(json.load(urllib.request.urlopen(req))["token"])
@@ -49,6 +53,7 @@ PY
 )
 
 examples=${FIELDVISIT_API_EXAMPLES:-150}
+SCHEMATHESIS_HOOKS="$PWD/.ci/schemathesis_hooks.py" FIELDVISIT_FUZZ_DEVICE="$device" \
 schemathesis run "http://127.0.0.1:$port/v1/openapi.json" \
   --checks not_a_server_error \
   --header "Authorization: Bearer $token" \

@@ -17,11 +17,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Milliseconds since the Unix epoch, read from this device's own clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct WallTime(pub i64);
 
 /// Milliseconds since the Unix epoch, as reported by the sync server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct ServerTime(pub i64);
 
@@ -178,11 +180,25 @@ impl std::str::FromStr for Hlc {
                 s.len()
             ));
         }
+        // from_str_radix alone would also take a sign ("+" and 15 digits).
+        if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("an HLC is 16 hex digits".to_string());
+        }
         u64::from_str_radix(s, 16)
             .map(Hlc)
             .map_err(|_| "an HLC is 16 hex digits".to_string())
     }
 }
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Hlc {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::hlc()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Hlc {}
 
 impl Serialize for Hlc {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -235,6 +251,9 @@ mod tests {
         assert_eq!(a.to_string().parse::<Hlc>().unwrap(), a);
         assert!(a.to_string() < b.to_string());
         assert!("xyz".parse::<Hlc>().is_err());
+        // Exactly 16 hex digits: no sign, either case.
+        assert!("+00000000000000f".parse::<Hlc>().is_err());
+        assert_eq!("000000000000000F".parse::<Hlc>(), Ok(Hlc(15)));
         assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{a}\""));
     }
 

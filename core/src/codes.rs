@@ -228,6 +228,16 @@ impl FromStr for HumanCode {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for HumanCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::human_code()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for HumanCode {}
+
 impl serde::Serialize for HumanCode {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.0)

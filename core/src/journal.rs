@@ -27,6 +27,7 @@ const DOMAIN_TAG: &[u8] = b"fieldvisit-op-v1";
 
 /// One signed journal operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Operation {
     pub id: OpId,
     pub device: DeviceId,
@@ -35,14 +36,18 @@ pub struct Operation {
     pub hlc: Hlc,
     /// The device's wall clock when the operation was made: evidence, not ordering.
     pub wall: WallTime,
+    #[cfg_attr(feature = "openapi", schema(schema_with = kind_schema))]
     pub kind: String,
     /// The change, as JSON text (see [`OpBody`]). On the wire it is embedded as JSON, byte
     /// for byte as hashed.
     #[serde(with = "raw_json")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::payload))]
     pub payload: String,
     #[serde(with = "b64")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::base64_bytes::<32>))]
     pub prev_hash: [u8; 32],
     #[serde(with = "b64")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::base64_bytes::<64>))]
     pub signature: [u8; 64],
 }
 
@@ -175,6 +180,7 @@ pub struct JournalBreak {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BreakKind {
     #[error(
@@ -293,6 +299,23 @@ impl OpKind {
     pub fn parse(text: &str) -> Option<OpKind> {
         OpKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
+}
+
+/// The schema of an operation's `kind` (feature `openapi`): any text travels, the kinds of
+/// [`OpKind`] are the ones this build applies (others are stored and rejected as
+/// `unknown_kind`).
+#[cfg(feature = "openapi")]
+pub(crate) fn kind_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let kinds: Vec<&str> = OpKind::ALL.iter().map(|k| k.as_str()).collect();
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(format!(
+            "The operation's kind, which decides the payload's shape: {}. A kind the server \
+             does not know is stored and rejected (unknown_kind).",
+            kinds.join(", ")
+        )))
+        .examples(kinds)
+        .into()
 }
 
 impl std::fmt::Display for OpKind {

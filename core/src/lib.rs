@@ -10,6 +10,8 @@
 //! - [`plate`] and [`codes`]: signed door-plate QR payloads and typed codes with a check character.
 //! - [`validate`]: field rules with typed, value-free errors.
 //! - [`clock`]: wall time and the hybrid logical clock.
+//! - `openapi` (feature `openapi`, for the server): the schemas of values whose JSON shape serde
+//!   does not tell, for the protocol's `utoipa::ToSchema` derives.
 //! - [`sql`]: one statement text and one row reader for every database fieldvisit keeps (the
 //!   phone's SQLite, the server's SQLite and PostgreSQL); [`rows`]: the registry's rows and the
 //!   scope rule over it; [`sqlite`]: the one SQLite migration mechanism.
@@ -23,6 +25,8 @@ pub mod domain;
 pub mod error;
 pub mod ids;
 pub mod journal;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod plate;
 pub mod protocol;
 pub mod report;

@@ -47,10 +47,12 @@ const DOMAIN_TAG: &[u8] = b"fieldvisit-plate-v1";
 
 /// A public key the device trusts for plates, with the id plates use to name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthorityKey {
     /// Id written on plates signed by this key.
     pub key_id: u16,
     /// Ed25519 public key.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::byte_array_32))]
     pub public_key: [u8; 32],
 }
 

@@ -24,18 +24,38 @@ pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// The default pull page budget, in bytes of uncompressed JSON.
 pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
 
+/// The schema of a request's `protocol` (feature `openapi`): the versions this build speaks.
+/// Any other number is read and refused (`unsupported_protocol`, which names these).
+#[cfg(feature = "openapi")]
+fn spoken_protocols() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .description(Some(
+            "The protocol version the caller speaks: one this server speaks, or the call is \
+             refused (unsupported_protocol, naming the versions it speaks).",
+        ))
+        .enum_values(Some([PROTOCOL_VERSION]))
+        .into()
+}
+
 /// `POST /v1/enroll`: a phone presents a one-time enrollment code and its public key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
+    /// The protocol version the phone speaks; the server answers other versions than its own
+    /// with `unsupported_protocol`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = spoken_protocols))]
     pub protocol: u32,
     pub code: String,
     pub device: DeviceId,
     #[serde(with = "b64")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::base64_bytes::<32>))]
     pub public_key: [u8; 32],
     pub app_version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {
     pub protocol: u32,
     pub device: DeviceId,
@@ -52,7 +72,10 @@ pub struct EnrollResponse {
 
 /// `POST /v1/sync`, with `Authorization: Bearer <token>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncRequest {
+    /// As in [`EnrollRequest`].
+    #[cfg_attr(feature = "openapi", schema(schema_with = spoken_protocols))]
     pub protocol: u32,
     pub device: DeviceId,
     pub app_version: String,
@@ -75,15 +98,19 @@ pub struct SyncRequest {
 /// An operation as pushed: the device and previous digest are implied by the request and the
 /// chain, so they are not sent again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushedOp {
     pub id: OpId,
     pub seq: u64,
     pub hlc: Hlc,
     pub wall: WallTime,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::journal::kind_schema))]
     pub kind: String,
     #[serde(with = "crate::journal::raw_json")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::payload))]
     pub payload: String,
     #[serde(with = "b64", rename = "sig")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::base64_bytes::<64>))]
     pub signature: [u8; 64],
 }
 
@@ -117,6 +144,7 @@ impl PushedOp {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncResponse {
     pub protocol: u32,
     pub server_time: ServerTime,
@@ -140,6 +168,7 @@ pub struct SyncResponse {
 
 /// What became of the pushed operations.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushAck {
     /// Every operation of this device up to and including this sequence number is durably
     /// stored on the server — accepted or rejected. The device pushes from here next time.
@@ -156,6 +185,7 @@ pub struct PushAck {
 /// An operation the server stored but refused to apply. It never blocks the operations after
 /// it; the device shows it with its reason and admins see it too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rejection {
     pub seq: u64,
     pub op: OpId,
@@ -165,6 +195,7 @@ pub struct Rejection {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RejectCode {
     /// The household was not assigned to this cadre when the visit was recorded.
@@ -181,6 +212,7 @@ pub enum RejectCode {
 
 /// Why a push was cut short. Operations before the problem are stored as usual.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PushProblem {
     /// The batch did not start where the server's record of this device ends: send again from
@@ -195,6 +227,7 @@ pub enum PushProblem {
 
 /// One entry of a device's feed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Change {
     /// The entry's position in this device's feed.
     pub pos: u64,
@@ -203,6 +236,7 @@ pub struct Change {
 
 /// The clock of the last write to a field, for per-field last-writer-wins merging.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldClock {
     pub hlc: Hlc,
     pub device: DeviceId,
@@ -216,6 +250,7 @@ pub type FieldClocks = BTreeMap<String, FieldClock>;
 /// Externally tagged (`{"visit": {...}}`): operations inside carry their payload as raw JSON,
 /// which an internally tagged or flattened enum could not pass through byte for byte.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeBody {
     /// A household now in scope or changed, in full: the household with its field clocks, its
@@ -223,6 +258,7 @@ pub enum ChangeBody {
     Household {
         household: Household,
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, FieldClock>))]
         clocks: FieldClocks,
         members: Vec<MemberState>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -261,16 +297,20 @@ pub enum ChangeBody {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberState {
     #[serde(flatten)]
     pub member: Member,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, FieldClock>))]
     pub clocks: FieldClocks,
 }
 
 /// `GET /v1/photos/{sha256}` and every chunk `PUT`: where the server stands with a photo.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhotoStatus {
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::sha256))]
     pub sha256: String,
     /// The size the device's visit declared for the photo.
     pub size: u64,
@@ -285,6 +325,7 @@ pub struct PhotoStatus {
 
 /// The body of every error response (4xx and 5xx).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorCode,
     pub message: String,
@@ -293,6 +334,7 @@ pub struct ErrorBody {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// 400: the body is not valid JSON for this call; `message` names the problem.

@@ -5,6 +5,7 @@
 
 use fieldvisit_core::Store;
 use fieldvisit_core::protocol::{EnrollRequest, ErrorBody, ErrorCode, PROTOCOL_VERSION};
+use fieldvisit_server::report::Report;
 use fieldvisit_tests::harness::{TestServer, admin, now};
 
 fn post(
@@ -149,24 +150,53 @@ fn a_compressed_request_is_read_and_the_health_check_answers() {
     assert_eq!(health["status"], "ok");
 }
 
+/// The served document is the one the code generates, and each of its operations is answered
+/// by a handler (its own refusal), never by the router's fallback (an empty 404, or 405).
 #[test]
-fn the_openapi_document_is_served_and_names_every_endpoint() {
+fn the_openapi_document_is_served_and_every_operation_reaches_its_handler() {
     let server = TestServer::start(27);
-    let doc: serde_json::Value = serde_json::from_slice(
+    let served: serde_json::Value = serde_json::from_slice(
         &reqwest::blocking::get(format!("{}/v1/openapi.json", server.url))
             .unwrap()
             .bytes()
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(doc["openapi"], "3.0.3");
-    for path in [
-        "/v1/enroll",
-        "/v1/sync",
-        "/v1/health",
-        "/v1/dictionaries/{id}",
-        "/v1/admin/reports/{name}",
-    ] {
-        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    assert_eq!(served, fieldvisit_server::app::openapi().unwrap());
+    assert!(served["openapi"].as_str().unwrap().starts_with("3.1."));
+    let report = Report::ALL[0].name();
+    let zeros = "0".repeat(64);
+    let client = reqwest::blocking::Client::new();
+    let mut reached = 0;
+    for (path, item) in served["paths"].as_object().unwrap() {
+        let url = path
+            .replace("{name}", report)
+            .replace("{id}", "1")
+            .replace("{sha256}", &zeros)
+            .replace("{index}", "0");
+        assert!(
+            !url.contains('{'),
+            "{path}: a path parameter this test does not fill"
+        );
+        for method in item.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let resp = client
+                .request(method.clone(), format!("{}{url}", server.url))
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .unwrap();
+            let status = resp.status().as_u16();
+            let body = resp.bytes().unwrap();
+            assert_ne!(status, 405, "{method} {path} is routed");
+            if status == 404 {
+                assert!(
+                    serde_json::from_slice::<ErrorBody>(&body).is_ok(),
+                    "{method} {path}: a handler's 404, not the router's"
+                );
+            }
+            reached += 1;
+        }
     }
+    assert!(reached >= 8, "{reached} operations");
 }

@@ -1,6 +1,7 @@
 //! The workspace's shape, checked on every test run (docs/architecture.md, "Layers"): no cycle
 //! between modules of core or the server at any level, and the server's domain modules name
-//! neither axum nor HTTP — HTTP maps their typed errors in one place.
+//! neither axum nor HTTP nor utoipa — HTTP maps their typed errors in one place and describes
+//! the API.
 
 use std::path::Path;
 
@@ -45,7 +46,8 @@ fn path(p: &str) -> ModPath {
 }
 
 /// Only the HTTP face (`http`, `web`), the router that joins them (`app`) and the command
-/// line that starts them (`cli`) may speak HTTP; everything else is domain or storage.
+/// line that starts them (`cli`) may speak HTTP or describe it (utoipa: the OpenAPI document
+/// is assembled in the HTTP layer); everything else is domain or storage.
 #[test]
 fn server_domain_modules_never_name_http() {
     let krate = read("server");
@@ -61,6 +63,8 @@ fn server_domain_modules_never_name_http() {
             "tower_http",
             "hyper",
             "http_body_util",
+            "utoipa",
+            "utoipa_axum",
         ],
         &["ApiError", "StatusCode", "IntoResponse"],
     );

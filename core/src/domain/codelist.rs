@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// One code of one list, e.g. `("poverty_cause", "1", "因病", "illness")`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CodeEntry {
     pub list: String,
     pub code: String,

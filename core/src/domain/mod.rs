@@ -47,6 +47,7 @@ impl CodeLists for HashSet<(String, String)> {
 
 /// A point on the earth in WGS-84 degrees.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GeoPoint {
     pub lat: f64,
     pub lon: f64,
@@ -70,6 +71,7 @@ impl GeoPoint {
 
 /// An administrative area with its 12-digit statistical code (统计用区划代码).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Area {
     pub code: String,
     pub name: String,
@@ -83,6 +85,7 @@ pub struct Area {
 
 /// A registered household (户) and the fields a visit cares about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Household {
     pub id: HouseholdId,
     /// The door-plate code (一户一码), also typed by hand when the camera fails.
@@ -128,6 +131,7 @@ fn first_issue() -> u16 {
 
 /// A member of a household (成员).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     pub id: MemberId,
     pub household: HouseholdId,
@@ -170,6 +174,7 @@ pub struct Member {
 
 /// An official who visits households.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cadre {
     pub id: CadreId,
     pub name: String,
@@ -186,6 +191,7 @@ pub struct Cadre {
 
 /// A cadre's responsibility for one household over a period (包户). Many-to-many and dated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Assignment {
     pub id: AssignmentId,
     pub cadre: CadreId,
@@ -197,6 +203,7 @@ pub struct Assignment {
 
 /// A first secretary's post in one village over a period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VillagePost {
     pub id: PostId,
     pub cadre: CadreId,
@@ -213,6 +220,7 @@ pub fn period_covers(from: NaiveDate, to: Option<NaiveDate>, day: NaiveDate) -> 
 
 /// A help measure (帮扶措施) in the registry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Measure {
     pub id: MeasureId,
     pub household: HouseholdId,

@@ -1,7 +1,8 @@
 //! The phones' HTTP API (axum): `POST /v1/enroll`, `POST /v1/sync`,
 //! `GET /v1/dictionaries/{id}`, `GET /v1/photos/{sha256}`,
-//! `PUT /v1/photos/{sha256}/chunks/{index}`, `GET /v1/health`, `GET /v1/openapi.json`; and
-//! the error answers of every handler, the dashboard's too ([`error`]). The dashboard and
+//! `PUT /v1/photos/{sha256}/chunks/{index}`, `GET /v1/health`, `GET /v1/openapi.json`; the
+//! error answers of every handler, the dashboard's too ([`error`]); and the OpenAPI document
+//! generated from these handlers and the protocol's types ([`openapi`]). The dashboard and
 //! admin API (`crate::web`) are its sibling; `crate::app` joins the two.
 //! Bodies are JSON, gzip- or zstd-compressed either way, zstd with the server's dictionary once
 //! a phone holds it (request bodies are decoded here, by the shared codec, in one place);
@@ -9,26 +10,30 @@
 //! async workers. Handlers only translate: every rule lives in the domain modules they call.
 
 pub mod error;
+pub mod openapi;
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use fieldvisit_core::clock::{Clock, ServerTime};
 use fieldvisit_core::domain::photo::CHUNK_BYTES;
 use fieldvisit_core::protocol::{
-    EnrollRequest, EnrollResponse, MAX_REQUEST_BYTES, PROTOCOL_VERSION, SyncRequest,
+    EnrollRequest, EnrollResponse, MAX_REQUEST_BYTES, PROTOCOL_VERSION, PhotoStatus, SyncRequest,
+    SyncResponse,
 };
 use fieldvisit_core::sync::codec::{self, CodecError, Dictionary};
 
 use self::error::ApiError;
+use self::openapi::{Binary, CompressedBody, Refused, Sha256};
 use crate::dictionary::{Dictionaries, RESPONSE_LEVEL};
 use crate::error::{Error, Refusal};
 use crate::storage::Storage;
@@ -57,16 +62,17 @@ impl ApiState {
     }
 }
 
-/// The phones' API; `crate::app` joins it with the dashboard's routes under the shared layers.
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/enroll", post(enroll))
-        .route("/v1/sync", post(sync))
-        .route("/v1/dictionaries/{id}", get(dictionary))
-        .route("/v1/photos/{sha256}", get(photo_status))
-        .route("/v1/photos/{sha256}/chunks/{index}", put(photo_chunk))
-        .route("/v1/health", get(health))
-        .route("/v1/openapi.json", get(openapi))
+/// The phones' API, each route with its description (`openapi`); `crate::app` joins it with
+/// the dashboard's routes under the shared layers.
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::default()
+        .routes(routes!(enroll))
+        .routes(routes!(sync))
+        .routes(routes!(dictionary))
+        .routes(routes!(photo_status))
+        .routes(routes!(photo_chunk))
+        .routes(routes!(health))
+        .routes(routes!(openapi::serve))
 }
 
 /// A request body, decoded, and the dictionary it was compressed with (the answer is
@@ -170,6 +176,23 @@ pub(crate) async fn blocking<T: Send + 'static>(
     Ok(crate::runtime::blocking(f).await?)
 }
 
+/// Enroll a phone.
+///
+/// The phone presents a one-time enrollment code and its public key, and gets its bearer
+/// token, the authority keys of door plates and the server's time.
+#[utoipa::path(
+    post,
+    path = "/v1/enroll",
+    operation_id = "enroll",
+    params(CompressedBody),
+    request_body(content = EnrollRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Enrolled", body = EnrollResponse),
+        (status = 400, response = Refused),
+        (status = 403, response = Refused),
+        (status = 413, response = Refused),
+    ),
+)]
 async fn enroll(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -183,6 +206,26 @@ async fn enroll(
     answer(&headers, None, &resp)
 }
 
+/// Push operations and pull the feed.
+///
+/// One whole sync: push this device's operations after the last one the server acknowledged,
+/// pull a page of its feed after its cursor (docs/protocol.md). The answer is compressed with
+/// the request's dictionary when the request was and the caller accepts zstd.
+#[utoipa::path(
+    post,
+    path = "/v1/sync",
+    operation_id = "sync",
+    security(("bearer" = [])),
+    params(CompressedBody),
+    request_body(content = SyncRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Pushed and pulled", body = SyncResponse),
+        (status = 400, response = Refused),
+        (status = 401, response = Refused),
+        (status = 403, response = Refused),
+        (status = 413, response = Refused),
+    ),
+)]
 async fn sync(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -198,7 +241,23 @@ async fn sync(
     answer(&headers, req.dictionary.as_deref(), &resp)
 }
 
-/// `GET /v1/dictionaries/{id}`: a compression dictionary's bytes, for enrolled devices.
+/// A compression dictionary.
+///
+/// A zstd dictionary the server advertised, for enrolled devices. Request bodies compressed
+/// with it are sent as `Content-Encoding: zstd` (the frame header names the dictionary).
+#[utoipa::path(
+    get,
+    path = "/v1/dictionaries/{id}",
+    operation_id = "dictionary",
+    security(("bearer" = [])),
+    params(("id" = u32, Path, minimum = 1, description = "The dictionary's id, as advertised")),
+    responses(
+        (status = 200, description = "The dictionary's bytes; they never change under its id",
+            content_type = "application/octet-stream", body = Binary),
+        (status = 401, response = Refused),
+        (status = 404, response = Refused),
+    ),
+)]
 async fn dictionary(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -230,7 +289,24 @@ async fn dictionary(
         .into_response())
 }
 
-/// `GET /v1/photos/{sha256}`: where an upload stands (see `crate::photos`).
+/// Where a photo's upload stands.
+///
+/// Which chunks the server holds, or that it holds the whole photo. Only photos named by an
+/// accepted visit of the calling device (`crate::photos`).
+#[utoipa::path(
+    get,
+    path = "/v1/photos/{sha256}",
+    operation_id = "photo_status",
+    security(("bearer" = [])),
+    params(("sha256" = inline(Sha256), Path)),
+    responses(
+        (status = 200, description = "Where the upload stands", body = PhotoStatus),
+        (status = 400, response = Refused),
+        (status = 401, response = Refused),
+        (status = 403, response = Refused),
+        (status = 413, response = Refused),
+    ),
+)]
 async fn photo_status(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -245,8 +321,31 @@ async fn photo_status(
     Ok(Json(status).into_response())
 }
 
-/// `PUT /v1/photos/{sha256}/chunks/{index}`: one chunk's raw bytes, at most
-/// [`CHUNK_BYTES`] of them.
+/// Upload one chunk of a photo.
+///
+/// At most `CHUNK_BYTES` (64 KiB) raw bytes: chunk i holds bytes [i*chunk_bytes,
+/// (i+1)*chunk_bytes) of the photo, the last one the rest. When the last missing chunk
+/// arrives the server assembles the photo and checks its SHA-256; on a mismatch every chunk
+/// is discarded (422 photo_hash_mismatch) and the device sends the photo again.
+#[utoipa::path(
+    put,
+    path = "/v1/photos/{sha256}/chunks/{index}",
+    operation_id = "photo_chunk",
+    security(("bearer" = [])),
+    params(
+        ("sha256" = inline(Sha256), Path),
+        ("index" = u32, Path, description = "The chunk's index, from 0"),
+    ),
+    request_body(content = Binary, content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "Where the upload stands", body = PhotoStatus),
+        (status = 400, response = Refused),
+        (status = 401, response = Refused),
+        (status = 403, response = Refused),
+        (status = 413, response = Refused),
+        (status = 422, response = Refused),
+    ),
+)]
 async fn photo_chunk(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -279,18 +378,31 @@ async fn photo_chunk(
     Ok(Json(status).into_response())
 }
 
-/// The API described for other clients and for property-based API fuzzing.
-const OPENAPI: &str = include_str!("openapi.json");
-
-async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+/// `GET /v1/health`'s answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Health {
+    /// Always "ok": the server answers.
+    #[schema(schema_with = openapi::ok)]
+    status: &'static str,
+    /// The protocol version this server speaks.
+    protocol: u32,
+    /// Which storage backend serves (SQLite or PostgreSQL, without credentials).
+    storage: String,
+    server_time: ServerTime,
 }
 
-async fn health(State(state): State<ApiState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "status": "ok",
-        "protocol": PROTOCOL_VERSION,
-        "storage": state.storage.describe(),
-        "server_time": state.now(),
-    }))
+/// Whether the server is up, and what it speaks.
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    operation_id = "health",
+    responses((status = 200, description = "The server is up", body = Health)),
+)]
+async fn health(State(state): State<ApiState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        protocol: PROTOCOL_VERSION,
+        storage: state.storage.describe(),
+        server_time: state.now(),
+    })
 }

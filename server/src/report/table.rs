@@ -100,7 +100,10 @@ pub enum Format {
 }
 
 impl Format {
-    /// The file name extension.
+    /// Every format, the one the API and the CLI answer by default first.
+    pub const ALL: [Format; 3] = [Format::Csv, Format::Json, Format::Xlsx];
+
+    /// The file name extension, which is also how the API and the CLI name the format.
     pub fn extension(self) -> &'static str {
         match self {
             Format::Csv => "csv",
@@ -123,12 +126,10 @@ impl std::str::FromStr for Format {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "csv" => Ok(Format::Csv),
-            "json" => Ok(Format::Json),
-            "xlsx" => Ok(Format::Xlsx),
-            other => Err(format!("unknown format {other:?}; use csv, json or xlsx")),
-        }
+        Format::ALL
+            .into_iter()
+            .find(|f| f.extension() == s)
+            .ok_or_else(|| format!("unknown format {s:?}; use csv, json or xlsx"))
     }
 }
 

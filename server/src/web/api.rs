@@ -5,22 +5,39 @@
 //!
 //! Parameters mirror the CLI's: `format` (csv, json, xlsx; default csv), `from`+`to` or
 //! `to`+`days` (default the 30 days ending today, China Standard Time), `required`, `limit`.
+//! The endpoint's OpenAPI description is made here from the same bounds and defaults
+//! ([`ReportQuery`], [`ReportAnswer`]), its `{name}` from [`Report`], and its security scheme
+//! ([`openapi_head`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::{Response as ResponseObject, ResponseBuilder};
+use utoipa::openapi::schema::{
+    ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{ComponentsBuilder, Content, OpenApi, OpenApiBuilder, RefOr, Required};
+use utoipa::{IntoParams, IntoResponses, PartialSchema, ToSchema};
 
 use crate::error::{Error, Refusal, Result};
 use crate::http::blocking;
 use crate::http::error::ApiError;
+use crate::http::openapi::{Binary, Refused};
 use crate::report::{self, Format, Period, Report, ReportOptions};
 use crate::web::WebState;
+use crate::web::auth::SESSION_COOKIE;
 
 const MAX_DAYS: u32 = 3660;
+const DEFAULT_DAYS: u32 = 30;
+const MAX_REQUIRED: u32 = 1000;
+const DEFAULT_REQUIRED: u32 = 4;
 const MAX_LIMIT: usize = 1_000_000;
+const DEFAULT_LIMIT: usize = 10_000;
 
 fn number<T: std::str::FromStr>(
     q: &HashMap<String, String>,
@@ -63,9 +80,9 @@ fn options(q: &HashMap<String, String>, today: NaiveDate) -> Result<ReportOption
     let days = number(
         q,
         "days",
-        30u32,
+        DEFAULT_DAYS,
         |d| (1..=MAX_DAYS).contains(d),
-        "a whole number of days from 1 to 3660",
+        &format!("a whole number of days from 1 to {MAX_DAYS}"),
     )?;
     let to = date(q, "to")?.unwrap_or(today);
     let period = match date(q, "from")? {
@@ -83,18 +100,41 @@ fn options(q: &HashMap<String, String>, today: NaiveDate) -> Result<ReportOption
     };
     Ok(ReportOptions {
         period,
-        required_per_month: number(q, "required", 4u32, |r| *r <= 1000, "from 0 to 1000")?,
+        required_per_month: number(
+            q,
+            "required",
+            DEFAULT_REQUIRED,
+            |r| *r <= MAX_REQUIRED,
+            &format!("from 0 to {MAX_REQUIRED}"),
+        )?,
         limit: number(
             q,
             "limit",
-            10_000usize,
+            DEFAULT_LIMIT,
             |l| (1..=MAX_LIMIT).contains(l),
-            "from 1 to 1000000",
+            &format!("from 1 to {MAX_LIMIT}"),
         )?,
     })
 }
 
-/// `GET /v1/admin/reports/{name}`.
+/// A supervision report.
+///
+/// A report of docs/supervision.md as CSV (UTF-8 with BOM), JSON (an array of objects) or
+/// xlsx, for an admin logged in to the dashboard (POST /admin/login sets the fv_session
+/// cookie).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/reports/{name}",
+    operation_id = "adminReport",
+    security(("adminSession" = [])),
+    params(ReportQuery),
+    responses(
+        ReportAnswer,
+        (status = 400, response = Refused),
+        (status = 401, response = Refused),
+        (status = 404, response = Refused),
+    ),
+)]
 pub async fn report(
     State(state): State<WebState>,
     headers: HeaderMap,
@@ -132,43 +172,140 @@ pub async fn report(
     Ok(response)
 }
 
-/// The OpenAPI document `doc` with the `{name}` parameter of this endpoint listing exactly the
-/// reports of [`Report`], in its order, so that the served document takes the names from the
-/// enum rather than from a hand-kept list. Everything else in `doc` is kept as it is.
-pub fn openapi_with_report_names(doc: &str) -> serde_json::Result<String> {
-    let mut doc: serde_json::Value = serde_json::from_str(doc)?;
-    let parameters = doc
-        .pointer_mut("/paths/~1v1~1admin~1reports~1{name}/get/parameters")
-        .and_then(serde_json::Value::as_array_mut);
-    for p in parameters.into_iter().flatten() {
-        if p["name"] == "name" && p["in"] == "path" {
-            p["schema"]["enum"] = serde_json::json!(Report::names());
-        }
+/// The security scheme of the admin API: the dashboard's session cookie.
+pub const ADMIN_SESSION: &str = "adminSession";
+
+/// The admin API's part of the OpenAPI document's head: its security scheme, the dashboard's
+/// session cookie ([`SESSION_COOKIE`]).
+pub fn openapi_head() -> OpenApi {
+    let scheme = SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+        SESSION_COOKIE,
+        "The dashboard session cookie set by POST /admin/login (form fields username, password).",
+    )));
+    OpenApiBuilder::new()
+        .components(Some(
+            ComponentsBuilder::new()
+                .security_scheme(ADMIN_SESSION, scheme)
+                .build(),
+        ))
+        .build()
+}
+
+/// The report names of [`Report`], in its order: the `{name}` of this endpoint.
+impl PartialSchema for Report {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A supervision report"))
+            .enum_values(Some(Report::names()))
+            .into()
     }
-    serde_json::to_string_pretty(&doc)
+}
+
+impl ToSchema for Report {}
+
+/// The parameters [`report`] reads (its path's and [`options`]'s), described from the same
+/// bounds and defaults.
+#[derive(Debug)]
+pub struct ReportQuery;
+
+impl IntoParams for ReportQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let integer = |min: u64, max: u64, default: u64| {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(min))
+                .maximum(Some(max))
+                .default(Some(default.into()))
+        };
+        let date = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+        };
+        let formats: Vec<&str> = Format::ALL.iter().map(|f| f.extension()).collect();
+        let query = |name: &str, description: &str, schema: ObjectBuilder| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build()
+        };
+        vec![
+            ParameterBuilder::new()
+                .name("name")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(Report::schema()))
+                .build(),
+            query(
+                "format",
+                "How the report is written",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(formats))
+                    .default(Some(Format::Csv.extension().into())),
+            ),
+            query(
+                "days",
+                "The period's length, ending on `to`, when `from` is not given",
+                integer(1, MAX_DAYS.into(), DEFAULT_DAYS.into()),
+            ),
+            query(
+                "from",
+                "The period's first day (of the years 2000 to 2100)",
+                date(),
+            ),
+            query(
+                "to",
+                "The period's last day (of the years 2000 to 2100); today in China Standard \
+                 Time by default",
+                date(),
+            ),
+            query(
+                "required",
+                "Visits required per household and month (visit-rate)",
+                integer(0, MAX_REQUIRED.into(), DEFAULT_REQUIRED.into()),
+            ),
+            query(
+                "limit",
+                "At most this many rows",
+                integer(1, MAX_LIMIT as u64, DEFAULT_LIMIT as u64),
+            ),
+        ]
+    }
+}
+
+/// The report's 200 answer, one content per [`Format`].
+#[derive(Debug)]
+pub struct ReportAnswer;
+
+impl IntoResponses for ReportAnswer {
+    fn responses() -> BTreeMap<String, RefOr<ResponseObject>> {
+        let mut response = ResponseBuilder::new().description(
+            "The report, as a download (Content-Disposition names the file), never cached",
+        );
+        for format in Format::ALL {
+            let schema: RefOr<Schema> = match format {
+                Format::Csv => ObjectBuilder::new().schema_type(Type::String).into(),
+                Format::Json => ArrayBuilder::new()
+                    .items(ObjectBuilder::new().schema_type(Type::Object))
+                    .into(),
+                Format::Xlsx => Binary::schema(),
+            };
+            // The media type without its parameters (`; charset=utf-8`).
+            let media = format.content_type().split(';').next().unwrap_or_default();
+            response = response.content(media, Content::new(Some(schema)));
+        }
+        BTreeMap::from([("200".to_string(), response.build().into())])
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_openapi_report_names_come_from_the_enum() {
-        let served = include_str!("../http/openapi.json");
-        let doc: serde_json::Value =
-            serde_json::from_str(&openapi_with_report_names(served).unwrap()).unwrap();
-        let name = &doc["paths"]["/v1/admin/reports/{name}"]["get"]["parameters"][0];
-        assert_eq!(name["name"], "name");
-        assert_eq!(name["schema"]["enum"], serde_json::json!(Report::names()));
-        // Nothing else changes.
-        let mut before: serde_json::Value = serde_json::from_str(served).unwrap();
-        let mut after = doc.clone();
-        for d in [&mut before, &mut after] {
-            d["paths"]["/v1/admin/reports/{name}"]["get"]["parameters"][0]["schema"]["enum"] =
-                serde_json::Value::Null;
-        }
-        assert_eq!(before, after);
-    }
 
     fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs

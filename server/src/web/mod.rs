@@ -26,10 +26,11 @@ pub mod photos;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use fieldvisit_core::clock::{Clock, ServerTime};
 
@@ -90,9 +91,10 @@ pub fn page_path(report: Report) -> String {
     format!("/admin/{}", report.name())
 }
 
-/// The dashboard's and the admin API's routes; `crate::app` joins them with the phones' API.
-pub fn routes() -> Router<WebState> {
-    let mut router = Router::new()
+/// The dashboard's and the admin API's routes, the admin API's with its description (the
+/// dashboard's pages are not part of the API); `crate::app` joins them with the phones' API.
+pub fn routes() -> OpenApiRouter<WebState> {
+    let mut router = OpenApiRouter::with_openapi(api::openapi_head())
         .route("/admin", get(pages::home))
         .route("/admin/", get(pages::home))
         .route("/admin/login", get(pages::login_form).post(pages::login))
@@ -101,7 +103,7 @@ pub fn routes() -> Router<WebState> {
         .route("/admin/devices/{id}/revoke", post(pages::revoke))
         .route("/admin/visits/{id}", get(pages::visit))
         .route("/admin/photos/{sha256}", get(photos::photo))
-        .route("/v1/admin/reports/{name}", get(api::report));
+        .routes(routes!(api::report));
     for &report in Report::ALL {
         let page = move |State(state): State<WebState>,
                          headers: HeaderMap,
