@@ -88,9 +88,7 @@ impl<'a> FromSql<'a> for Column<'a> {
             Type::FLOAT8 => Value::Real(f64::from_sql(ty, raw)?),
             Type::FLOAT4 => Value::Real(f64::from(f32::from_sql(ty, raw)?)),
             Type::BYTEA => Value::Blob(Cow::Borrowed(raw)),
-            Type::DATE => Value::Text(Cow::Owned(
-                NaiveDate::from_sql(ty, raw)?.format("%Y-%m-%d").to_string(),
-            )),
+            Type::DATE => Value::Text(Cow::Owned(NaiveDate::from_sql(ty, raw)?.to_string())),
             Type::JSONB => match raw.split_first() {
                 Some((&JSONB_VERSION, text)) => {
                     Value::Text(Cow::Borrowed(std::str::from_utf8(text)?))
